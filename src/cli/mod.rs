@@ -1,0 +1,161 @@
+//! The command line: `serve` (default), `migrate`, `user add`, `seed`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::db;
+use crate::service::{seed, users};
+
+#[derive(Parser)]
+#[command(
+    name = "leadbook",
+    version,
+    about = "The contacts CRM for teams that sell over chat"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Add realistic fake contacts, for demos and benchmarks.
+    Seed {
+        /// How many contacts to add.
+        #[arg(long)]
+        contacts: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password comes from LEADBOOK_PASSWORD or a prompt.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["agent", "lead", "admin"])]
+        role: String,
+    },
+}
+
+/// Parses the command line and runs it; errors are printed as one sentence.
+pub fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("leadbook: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn connect(settings: &Settings) -> anyhow::Result<db::AnyConnection> {
+    let mut conn = db::establish(&settings.database_url)
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+    db::migrate(&mut conn).map_err(anyhow::Error::msg)?;
+    Ok(conn)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_env().map_err(anyhow::Error::msg)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => {
+            let mut conn = db::establish(&settings.database_url)
+                .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+            let applied = db::migrate(&mut conn).map_err(anyhow::Error::msg)?;
+            println!("applied {applied} migration(s)");
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Add { email, name, role },
+        } => {
+            let role = users::Role::parse(&role).map_err(anyhow::Error::msg)?;
+            let password = match std::env::var("LEADBOOK_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => rpassword::prompt_password(format!("Password for {email}: "))?,
+            };
+            let mut conn = connect(&settings)?;
+            let new = users::NewUser {
+                name: &name,
+                email: &email,
+                password: &password,
+                role,
+            };
+            let user = users::add_user(&mut conn, &new).map_err(describe)?;
+            println!(
+                "added {} <{}> as {}",
+                user.name,
+                user.email,
+                user.role.as_str()
+            );
+            Ok(())
+        }
+        Command::Seed { contacts } => {
+            let mut conn = connect(&settings)?;
+            let started = std::time::Instant::now();
+            let tty = std::io::stderr().is_terminal();
+            let written = seed::seed_contacts(&mut conn, contacts, |n| {
+                if tty && (n % 10_000 == 0 || n == contacts) {
+                    eprint!("\rseeded {n}/{contacts}");
+                }
+            })
+            .map_err(describe)?;
+            if tty {
+                eprintln!();
+            }
+            println!(
+                "seeded {written} contacts in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A service error as one readable sentence, with field messages spelled out.
+fn describe(e: crate::error::AppError) -> anyhow::Error {
+    match e {
+        crate::error::AppError::Validation { fields, .. } => {
+            let parts: Vec<String> = fields
+                .iter()
+                .flat_map(|(field, msgs)| msgs.iter().map(move |m| format!("{field} {m}")))
+                .collect();
+            anyhow::anyhow!("{}", parts.join("; "))
+        }
+        crate::error::AppError::Internal(cause) => anyhow::anyhow!("{cause}"),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let bind = settings.bind.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let app = crate::Application::build(settings)?;
+        tracing::info!("leadbook listening on http://{bind}");
+        app.server.await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,138 @@
+//! Settings from the environment (and an optional `.env`), documented in the README.
+
+use std::str::FromStr;
+
+use crate::db::DatabaseUrl;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub bind: String,
+    /// Base64 key for signing session cookies; generated and stored in the database when unset.
+    pub session_key: Option<String>,
+    pub default_country: phonenumber::country::Id,
+    /// The default country's calling code (60 for MY), for phone searches.
+    pub calling_code: u16,
+    pub time_zone: chrono_tz::Tz,
+    pub public_url: Option<String>,
+    pub cookie_secure: bool,
+    pub session_idle_minutes: i64,
+    pub session_max_hours: i64,
+    pub max_json_kb: usize,
+}
+
+impl Settings {
+    /// Reads every setting from the process environment.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests can pass their own values.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let get = |name: &str, default: &str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let database_url = DatabaseUrl::parse(&get("DATABASE_URL", "sqlite://leadbook.db"))?;
+        let country = get("DEFAULT_COUNTRY", "MY").trim().to_uppercase();
+        let default_country = phonenumber::country::Id::from_str(&country)
+            .map_err(|_| format!("DEFAULT_COUNTRY `{country}` is not a two-letter country code"))?;
+        let calling_code = phonenumber::metadata::DATABASE
+            .by_id(country.as_str())
+            .map(|m| m.country_code())
+            .ok_or_else(|| format!("DEFAULT_COUNTRY `{country}` has no phone numbering plan"))?;
+        let tz_name = get("TIME_ZONE", "Asia/Kuala_Lumpur");
+        let time_zone = chrono_tz::Tz::from_str(tz_name.trim())
+            .map_err(|_| format!("TIME_ZONE `{tz_name}` is not a known time zone"))?;
+        let public_url = lookup("PUBLIC_URL").filter(|v| !v.trim().is_empty());
+        let https = public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+        let cookie_secure = match lookup("COOKIE_SECURE") {
+            Some(v) if !v.trim().is_empty() => parse_flag("COOKIE_SECURE", &v)?,
+            _ => https,
+        };
+        Ok(Self {
+            database_url,
+            bind: get("BIND", "127.0.0.1:8080"),
+            session_key: lookup("SESSION_KEY").filter(|v| !v.trim().is_empty()),
+            default_country,
+            calling_code,
+            time_zone,
+            public_url,
+            cookie_secure,
+            session_idle_minutes: parse_number(
+                "SESSION_IDLE_MINUTES",
+                &get("SESSION_IDLE_MINUTES", "120"),
+            )?,
+            session_max_hours: parse_number("SESSION_MAX_HOURS", &get("SESSION_MAX_HOURS", "168"))?,
+            max_json_kb: parse_number("MAX_JSON_KB", &get("MAX_JSON_KB", "256"))?,
+        })
+    }
+}
+
+fn parse_number<T: FromStr>(name: &str, value: &str) -> Result<T, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{name} must be a whole number, not `{value}`"))
+}
+
+fn parse_flag(name: &str, value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("{name} must be true or false, not `{value}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, String> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_sqlite_file_and_malaysia() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::Sqlite {
+                path: "leadbook.db".into()
+            }
+        );
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.default_country, phonenumber::country::Id::MY);
+        assert!(!s.cookie_secure);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(
+            err.contains("DATABASE_URL") && err.contains("mysql"),
+            "{err}"
+        );
+        let err = settings(&[("DATABASE_URL", "postgres:bad")]).unwrap_err();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+        assert!(settings(&[("TIME_ZONE", "Mars/Base")])
+            .unwrap_err()
+            .contains("TIME_ZONE"));
+        assert!(settings(&[("DEFAULT_COUNTRY", "XX1")])
+            .unwrap_err()
+            .contains("DEFAULT_COUNTRY"));
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure() {
+        let s = settings(&[("PUBLIC_URL", "https://crm.example.com")]).unwrap();
+        assert!(s.cookie_secure);
+    }
+}

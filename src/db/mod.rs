@@ -1,0 +1,147 @@
+//! The database: one connection type over SQLite and PostgreSQL, its pool,
+//! per-connection settings and the embedded migrations.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::{Connection, ConnectionError, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+/// A connection to either backend. Services take `&mut AnyConnection`, so the
+/// same function runs alone or inside a caller's transaction.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Where the data lives, parsed from `DATABASE_URL`.
+///
+/// We choose the backend from the scheme ourselves: diesel's multi-connection
+/// `establish` would quietly open `postgres:typo` as a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite { path: String },
+    Postgres { url: String },
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH` (or `sqlite::memory:`) and `postgres://…` / `postgresql://…`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(
+                    "DATABASE_URL `sqlite://` needs a file path, e.g. sqlite://leadbook.db".into(),
+                );
+            }
+            return Ok(Self::Sqlite {
+                path: path.to_string(),
+            });
+        }
+        if raw == "sqlite::memory:" {
+            return Ok(Self::Sqlite {
+                path: ":memory:".into(),
+            });
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            let parsed = url::Url::parse(raw)
+                .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL ({e})"))?;
+            if parsed.host_str().unwrap_or("").is_empty() && parsed.query().is_none() {
+                return Err("DATABASE_URL names no PostgreSQL host, e.g. postgres://user@localhost/leadbook".into());
+            }
+            return Ok(Self::Postgres {
+                url: raw.to_string(),
+            });
+        }
+        let shown = match raw.split_once(':') {
+            Some((scheme, _)) => format!("scheme `{scheme}:`"),
+            None => format!("`{raw}`"),
+        };
+        Err(format!(
+            "DATABASE_URL has an unsupported {shown}: use sqlite://PATH or postgres://USER@HOST/DB"
+        ))
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite { .. })
+    }
+}
+
+/// Opens connections for the pool, applying SQLite's per-connection pragmas.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl Manager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+/// Opens one connection to the database.
+pub fn establish(url: &DatabaseUrl) -> Result<AnyConnection, ConnectionError> {
+    match url {
+        DatabaseUrl::Postgres { url } => {
+            PgConnection::establish(url).map(AnyConnection::Postgresql)
+        }
+        DatabaseUrl::Sqlite { path } => {
+            let mut conn = SqliteConnection::establish(path)?;
+            // WAL lets readers run beside the writer; busy_timeout makes a
+            // second writer wait instead of failing; foreign keys are off by default.
+            conn.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            )
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(AnyConnection::Sqlite(conn))
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        establish(&self.url).map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Builds the pool. SQLite has one writer at a time, so a few connections suffice.
+pub fn pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .build(Manager::new(url.clone()))
+        .map_err(|e| format!("cannot connect to the database: {e}"))
+}
+
+/// Applies the pending migrations of the connection's backend.
+pub fn migrate(conn: &mut AnyConnection) -> Result<usize, String> {
+    let applied = match conn {
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        AnyConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    };
+    applied.map_err(|e| format!("database migration failed: {e}"))
+}

@@ -1,0 +1,83 @@
+// @generated shape of `diesel print-schema` (see diesel.toml); both backends share it.
+
+diesel::table! {
+    app_settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Integer,
+        name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        identifier -> Nullable<Text>,
+        company -> Nullable<Text>,
+        city -> Nullable<Text>,
+        country -> Nullable<Text>,
+        status_id -> Integer,
+        owner_id -> Nullable<Integer>,
+        opted_out_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_activity_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Nullable<Integer>,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    status_counts (status_id) {
+        status_id -> Integer,
+        total -> Integer,
+    }
+}
+
+diesel::table! {
+    status_history (id) {
+        id -> Integer,
+        contact_id -> Integer,
+        from_id -> Nullable<Integer>,
+        to_id -> Integer,
+        source -> Text,
+        user_id -> Nullable<Integer>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        disabled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(contacts -> users (owner_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(status_history -> contacts (contact_id));
+diesel::joinable!(status_history -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    app_settings,
+    contacts,
+    sessions,
+    status_counts,
+    status_history,
+    users,
+);

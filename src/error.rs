@@ -1,0 +1,125 @@
+//! `AppError`: the one error type of the request path.
+//!
+//! Conventions: services return `AppError` with a sentence a user can read;
+//! `diesel::NotFound` becomes 404; anything unexpected becomes `Internal`, whose
+//! cause goes to the log and never to the page. `anyhow` is for the CLI only.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// Per-field messages, keyed by the form field / JSON attribute name.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// The form's CSRF token is missing or does not belong to this session.
+    #[error("This form has expired or was not sent from leadbook. Reload the page and try again.")]
+    Csrf,
+    #[error("Please sign in.")]
+    SignInRequired,
+    #[error("{message}")]
+    Validation {
+        message: String,
+        fields: FieldErrors,
+    },
+    /// A unique attribute (email, phone, identifier) already belongs to another contact.
+    #[error("This {field} already belongs to another contact.")]
+    Duplicate {
+        field: &'static str,
+        existing_id: i32,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("The database is not available right now. Please try again in a moment.")]
+    Unavailable(String),
+    #[error("Something went wrong on our side. The problem has been logged.")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(format!("{what} was not found. It may have been deleted."))
+    }
+
+    pub fn forbidden(action: &str) -> Self {
+        Self::Forbidden(format!("Your role does not allow you to {action}."))
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+
+    /// One invalid field, as a validation error.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut fields = FieldErrors::new();
+        fields.insert(field.to_string(), vec![message.clone()]);
+        Self::Validation {
+            message: format!("{field} {message}"),
+            fields,
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => Self::not_found("The record"),
+            other => Self::Internal(format!("database error: {other}")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::SignInRequired => StatusCode::SEE_OTHER,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Duplicate { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::SignInRequired => {
+                return HttpResponse::SeeOther()
+                    .insert_header(("Location", "/login"))
+                    .finish()
+            }
+            Self::Internal(cause) | Self::Unavailable(cause) => {
+                tracing::error!(%cause, "request failed");
+            }
+            _ => {}
+        }
+        crate::web::pages::error_page(self.status_code(), &self.to_string())
+    }
+}

@@ -1,0 +1,86 @@
+//! leadbook: the contacts section of an omnichannel sales inbox.
+//!
+//! Data flows one way: `web` / `cli` → `service` → `db`.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod service;
+pub mod web;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::{middleware, web as aw, App, HttpServer};
+
+use crate::config::Settings;
+use crate::web::session_store::DbSessionStore;
+use crate::web::AppState;
+
+/// A built, bound server: run it with `server.await`, read `port` to reach it.
+pub struct Application {
+    pub port: u16,
+    pub server: Server,
+    pub pool: db::Pool,
+}
+
+impl Application {
+    /// Connects, migrates, binds `settings.bind` (port 0 picks a free one) and
+    /// builds the server without starting it.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool_size = if settings.database_url.is_sqlite() {
+            8
+        } else {
+            16
+        };
+        let pool = db::pool(&settings.database_url, pool_size).map_err(anyhow::Error::msg)?;
+        let mut conn = pool.get()?;
+        db::migrate(&mut conn).map_err(anyhow::Error::msg)?;
+        let key = service::sessions::signing_key(&mut conn, settings.session_key.as_deref())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let _ = service::sessions::purge_expired(&mut conn);
+        drop(conn);
+
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            pool: pool.clone(),
+            settings: Arc::new(settings),
+        };
+        let key = Key::derive_from(&key);
+        let server = HttpServer::new(move || {
+            let settings = &state.settings;
+            let sessions =
+                SessionMiddleware::builder(DbSessionStore::new(state.pool.clone()), key.clone())
+                    .cookie_name("leadbook_session".into())
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Lax)
+                    .cookie_secure(settings.cookie_secure)
+                    .cookie_content_security(CookieContentSecurity::Private)
+                    .session_lifecycle(BrowserSession::default().state_ttl(
+                        actix_web::cookie::time::Duration::hours(settings.session_max_hours),
+                    ))
+                    .build();
+            App::new()
+                .app_data(aw::Data::new(state.clone()))
+                .wrap(sessions)
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "same-origin")),
+                )
+                .wrap(middleware::Logger::new("%r %s %Dms"))
+                .configure(web::routes)
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server, pool })
+    }
+}

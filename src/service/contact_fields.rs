@@ -1,0 +1,179 @@
+//! Parse, don't validate: each standard attribute of a contact as a type that
+//! can only hold a valid value.
+
+use std::str::FromStr;
+
+use phonenumber::country::Id as CountryId;
+use phonenumber::Mode;
+use validator::ValidateEmail;
+
+pub const MAX_TEXT: usize = 255;
+
+/// A contact's name: trimmed, 1–255 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactName(String);
+
+impl ContactName {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err("is required".into());
+        }
+        let len = name.chars().count();
+        if len > MAX_TEXT {
+            return Err(format!(
+                "is too long ({len} characters; at most {MAX_TEXT})"
+            ));
+        }
+        Ok(Self(name.to_string()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// An e-mail address, stored lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let email = input.trim().to_lowercase();
+        if email.chars().count() > MAX_TEXT {
+            return Err(format!("is too long (at most {MAX_TEXT} characters)"));
+        }
+        if !email.validate_email() {
+            return Err("is not a valid address".into());
+        }
+        Ok(Self(email))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A phone number in E.164 (`+60123456789`). Numbers written without `+`
+/// are read in the configured default country.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(input: &str, default_country: CountryId) -> Result<Self, String> {
+        let text = input.trim();
+        if text.chars().count() > 40 {
+            return Err("is not a valid phone number".into());
+        }
+        // A number written with its country code but without the `+`
+        // (`60198765432`) is common in exports; try it both ways.
+        let candidates = [Some(default_country), None];
+        for country in candidates {
+            let attempt = match country {
+                Some(c) => phonenumber::parse(Some(c), text),
+                None if !text.starts_with('+') => phonenumber::parse(None, format!("+{text}")),
+                None => continue,
+            };
+            if let Ok(number) = attempt {
+                if phonenumber::is_valid(&number) {
+                    return Ok(Self(number.format().mode(Mode::E164).to_string()));
+                }
+            }
+        }
+        Err("is not a valid phone number".into())
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Country(String);
+
+impl Country {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let code = input.trim().to_uppercase();
+        // The phone-number metadata lists every region that has numbers,
+        // which is the ISO 3166-1 alpha-2 list we need.
+        if code.len() == 2 && CountryId::from_str(&code).is_ok() {
+            Ok(Self(code))
+        } else {
+            Err("must be a two-letter country code such as MY or SG".into())
+        }
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// Free text such as company or city: trimmed, at most 255 characters, blank
+/// meaning "none".
+pub fn optional_text(input: &str) -> Result<Option<String>, String> {
+    let text = input.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let len = text.chars().count();
+    if len > MAX_TEXT {
+        return Err(format!(
+            "is too long ({len} characters; at most {MAX_TEXT})"
+        ));
+    }
+    Ok(Some(text.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            ContactName::parse("  Aisyah ").unwrap().into_inner(),
+            "Aisyah"
+        );
+        assert!(ContactName::parse("   ").is_err());
+        assert!(ContactName::parse(&"a".repeat(256))
+            .unwrap_err()
+            .contains("too long"));
+        assert!(ContactName::parse(&"é".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        let e = Email::parse(" WEIMING.TAN@Example.com ").unwrap();
+        assert_eq!(e.into_inner(), "weiming.tan@example.com");
+        assert!(Email::parse("not-an-email").is_err());
+        assert!(Email::parse("chong@@example").is_err());
+    }
+
+    #[test]
+    fn phones_become_e164_in_the_default_country() {
+        let my = CountryId::MY;
+        let cases = [
+            ("012-345 6780", "+60123456780"),
+            ("+60 11-3777 7777", "+601137777777"),
+            ("60198765432", "+60198765432"),
+            ("+60123456789", "+60123456789"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                Phone::parse(input, my).unwrap().into_inner(),
+                want,
+                "{input}"
+            );
+        }
+        assert!(Phone::parse("12", my).is_err());
+        assert!(Phone::parse("call me", my).is_err());
+    }
+
+    #[test]
+    fn countries_are_iso_codes() {
+        assert_eq!(Country::parse("my").unwrap().into_inner(), "MY");
+        assert!(Country::parse("Malaysia").is_err());
+        assert!(Country::parse("ZZ").is_err());
+    }
+}

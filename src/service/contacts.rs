@@ -1,0 +1,488 @@
+//! Contacts: create, edit, delete, change status and assign, with every
+//! status change written to the history in the same transaction.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use phonenumber::country::Id as CountryId;
+
+use super::contact_fields::{optional_text, ContactName, Country, Email, Phone};
+use super::status::{LeadStatus, StatusSource};
+use super::users::Actor;
+use crate::db::schema::{contacts, status_history, users};
+use crate::db::AnyConnection;
+use crate::error::{AppError, FieldErrors};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = contacts)]
+pub struct Contact {
+    pub id: i32,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub identifier: Option<String>,
+    pub company: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub status_id: i32,
+    pub owner_id: Option<i32>,
+    pub opted_out_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_activity_at: Option<NaiveDateTime>,
+}
+
+impl Contact {
+    pub fn status(&self) -> LeadStatus {
+        LeadStatus::from_id(self.status_id).unwrap_or(LeadStatus::New)
+    }
+}
+
+/// A contact's attributes as typed by a person or sent by an integration:
+/// raw text, checked by [`ContactDraft::parse`].
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ContactInput {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub identifier: String,
+    pub company: String,
+    pub city: String,
+    pub country: String,
+    pub status: String,
+    pub owner: String,
+    pub opted_out: String,
+}
+
+/// The owner a form or request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerChoice {
+    /// Nothing said: the service applies its default (the agent who creates it).
+    Unspecified,
+    Nobody,
+    User(i32),
+}
+
+/// A valid set of standard attributes, ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactDraft {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub identifier: Option<String>,
+    pub company: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub status: Option<LeadStatus>,
+    pub owner: OwnerChoice,
+    pub opted_out: bool,
+}
+
+impl ContactDraft {
+    /// Checks every field and collects all problems at once, keyed by field.
+    pub fn parse(input: &ContactInput, default_country: CountryId) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut note = |field: &str, r: Result<Option<String>, String>| match r {
+            Ok(v) => v,
+            Err(e) => {
+                errors.entry(field.to_string()).or_default().push(e);
+                None
+            }
+        };
+        let blank_or = |s: &str, f: &dyn Fn(&str) -> Result<String, String>| {
+            if s.trim().is_empty() {
+                Ok(None)
+            } else {
+                f(s).map(Some)
+            }
+        };
+        let name = note(
+            "name",
+            ContactName::parse(&input.name).map(|n| Some(n.into_inner())),
+        );
+        let email = note(
+            "email",
+            blank_or(&input.email, &|s| Email::parse(s).map(Email::into_inner)),
+        );
+        let phone = note(
+            "phone",
+            blank_or(&input.phone, &|s| {
+                Phone::parse(s, default_country).map(Phone::into_inner)
+            }),
+        );
+        let identifier = note("identifier", optional_text(&input.identifier));
+        let company = note("company", optional_text(&input.company));
+        let city = note("city", optional_text(&input.city));
+        let country = note(
+            "country",
+            blank_or(&input.country, &|s| {
+                Country::parse(s).map(Country::into_inner)
+            }),
+        );
+        let status = note(
+            "status",
+            blank_or(&input.status, &|s| {
+                LeadStatus::parse(s).map(|st| st.id().to_string())
+            }),
+        )
+        .and_then(|id| id.parse().ok().and_then(LeadStatus::from_id));
+        let owner = match input.owner.trim() {
+            "" | "none" => OwnerChoice::Nobody,
+            text => match text.parse::<i32>() {
+                Ok(id) => OwnerChoice::User(id),
+                Err(_) => {
+                    errors
+                        .entry("owner".into())
+                        .or_default()
+                        .push("is not a user".into());
+                    OwnerChoice::Nobody
+                }
+            },
+        };
+        let opted_out = matches!(input.opted_out.trim(), "1" | "on" | "true" | "yes");
+        match name {
+            Some(name) if errors.is_empty() => Ok(Self {
+                name,
+                email,
+                phone,
+                identifier,
+                company,
+                city,
+                country,
+                status,
+                owner,
+                opted_out,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// One entry of a contact's status history, with the name of who made it.
+#[derive(Debug, Clone, Queryable)]
+pub struct HistoryEntry {
+    pub from_id: Option<i32>,
+    pub to_id: i32,
+    pub source: String,
+    pub user_id: Option<i32>,
+    pub at: NaiveDateTime,
+    pub user_name: Option<String>,
+}
+
+impl HistoryEntry {
+    pub fn from_status(&self) -> Option<LeadStatus> {
+        self.from_id.and_then(LeadStatus::from_id)
+    }
+    pub fn to_status(&self) -> LeadStatus {
+        LeadStatus::from_id(self.to_id).unwrap_or(LeadStatus::New)
+    }
+}
+
+/// A contact with what its details page shows.
+pub struct ContactDetails {
+    pub contact: Contact,
+    pub owner_name: Option<String>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Loads one contact or fails with 404.
+pub fn get(conn: &mut AnyConnection, id: i32) -> Result<Contact, AppError> {
+    contacts::table
+        .find(id)
+        .select(Contact::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found(&format!("Contact #{id}")))
+}
+
+/// A contact with its owner's name and status history, newest first.
+pub fn details(conn: &mut AnyConnection, id: i32) -> Result<ContactDetails, AppError> {
+    let contact = get(conn, id)?;
+    let owner_name = match contact.owner_id {
+        Some(owner) => users::table
+            .find(owner)
+            .select(users::name)
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    Ok(ContactDetails {
+        history: history(conn, id)?,
+        contact,
+        owner_name,
+    })
+}
+
+/// A contact's status history, newest first.
+pub fn history(conn: &mut AnyConnection, contact_id: i32) -> Result<Vec<HistoryEntry>, AppError> {
+    Ok(status_history::table
+        .left_join(users::table)
+        .filter(status_history::contact_id.eq(contact_id))
+        .order(status_history::id.desc())
+        .select((
+            status_history::from_id,
+            status_history::to_id,
+            status_history::source,
+            status_history::user_id,
+            status_history::at,
+            users::name.nullable(),
+        ))
+        .load(conn)?)
+}
+
+/// Refuses an email, phone or identifier that another contact holds, naming it.
+fn check_unique(
+    conn: &mut AnyConnection,
+    draft: &ContactDraft,
+    except: Option<i32>,
+) -> Result<(), AppError> {
+    let keys: [(&'static str, &Option<String>); 3] = [
+        ("email", &draft.email),
+        ("phone", &draft.phone),
+        ("identifier", &draft.identifier),
+    ];
+    for (field, value) in keys {
+        let Some(value) = value else { continue };
+        let mut query = contacts::table.select(contacts::id).into_boxed();
+        query = match field {
+            "email" => query.filter(contacts::email.eq(value)),
+            "phone" => query.filter(contacts::phone.eq(value)),
+            _ => query.filter(contacts::identifier.eq(value)),
+        };
+        if let Some(me) = except {
+            query = query.filter(contacts::id.ne(me));
+        }
+        if let Some(existing_id) = query.first::<i32>(conn).optional()? {
+            return Err(AppError::Duplicate { field, existing_id });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that an owner is an enabled user.
+fn resolve_owner(
+    conn: &mut AnyConnection,
+    owner: OwnerChoice,
+    default: Option<i32>,
+) -> Result<Option<i32>, AppError> {
+    match owner {
+        OwnerChoice::Unspecified => Ok(default),
+        OwnerChoice::Nobody => Ok(None),
+        OwnerChoice::User(id) => {
+            let exists: i64 = users::table
+                .filter(users::id.eq(id))
+                .filter(users::disabled_at.is_null())
+                .count()
+                .get_result(conn)?;
+            if exists == 0 {
+                return Err(AppError::field("owner", "is not a member of the team"));
+            }
+            Ok(Some(id))
+        }
+    }
+}
+
+fn record_status(
+    conn: &mut AnyConnection,
+    contact_id: i32,
+    from: Option<LeadStatus>,
+    to: LeadStatus,
+    source: StatusSource,
+    user_id: Option<i32>,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    diesel::insert_into(status_history::table)
+        .values((
+            status_history::contact_id.eq(contact_id),
+            status_history::from_id.eq(from.map(LeadStatus::id)),
+            status_history::to_id.eq(to.id()),
+            status_history::source.eq(source.as_str()),
+            status_history::user_id.eq(user_id),
+            status_history::at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Maps a unique-index violation that slipped past `check_unique` (two
+/// requests racing) to the same duplicate error.
+fn unique_violation(
+    conn: &mut AnyConnection,
+    draft: &ContactDraft,
+    except: Option<i32>,
+    e: diesel::result::Error,
+) -> AppError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            match check_unique(conn, draft, except) {
+                Err(dup) => dup,
+                Ok(()) => AppError::Conflict(
+                    "Another change to this contact happened at the same time; try again.".into(),
+                ),
+            }
+        }
+        other => other.into(),
+    }
+}
+
+/// Creates a contact. Agents own what they create unless they name another
+/// owner; leads' and admins' contacts start unassigned. Its first status is
+/// recorded as a history entry from nothing.
+pub fn create(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    draft: &ContactDraft,
+    source: StatusSource,
+) -> Result<Contact, AppError> {
+    conn.transaction(|conn| {
+        let default_owner = (!actor.role.can_assign()).then_some(actor.id);
+        let owner_id = resolve_owner(conn, draft.owner, default_owner)?;
+        check_unique(conn, draft, None)?;
+        let status = draft.status.unwrap_or(LeadStatus::New);
+        let now = Utc::now().naive_utc();
+        let contact: i32 = diesel::insert_into(contacts::table)
+            .values((
+                contacts::name.eq(&draft.name),
+                contacts::email.eq(&draft.email),
+                contacts::phone.eq(&draft.phone),
+                contacts::identifier.eq(&draft.identifier),
+                contacts::company.eq(&draft.company),
+                contacts::city.eq(&draft.city),
+                contacts::country.eq(&draft.country),
+                contacts::status_id.eq(status.id()),
+                contacts::owner_id.eq(owner_id),
+                contacts::opted_out_at.eq(draft.opted_out.then_some(now)),
+                contacts::created_at.eq(now),
+                contacts::updated_at.eq(now),
+            ))
+            .returning(contacts::id)
+            .get_result(conn)
+            .map_err(|e| unique_violation(conn, draft, None, e))?;
+        let contact = get(conn, contact)?;
+        record_status(conn, contact.id, None, status, source, Some(actor.id), now)?;
+        Ok(contact)
+    })
+}
+
+/// Saves the edit form. Changing the owner is an assignment (leads and
+/// admins); a status change is recorded like any other.
+pub fn update(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i32,
+    draft: &ContactDraft,
+    source: StatusSource,
+) -> Result<Contact, AppError> {
+    conn.transaction(|conn| {
+        let before = get(conn, id)?;
+        let owner_id = resolve_owner(conn, draft.owner, before.owner_id)?;
+        if owner_id != before.owner_id {
+            actor.require(actor.role.can_assign(), "assign contacts")?;
+        }
+        check_unique(conn, draft, Some(id))?;
+        let now = Utc::now().naive_utc();
+        let opted_out_at = match (draft.opted_out, before.opted_out_at) {
+            (true, Some(at)) => Some(at),
+            (true, None) => Some(now),
+            (false, _) => None,
+        };
+        let status = draft.status.unwrap_or(before.status());
+        diesel::update(contacts::table.find(id))
+            .set((
+                contacts::name.eq(&draft.name),
+                contacts::email.eq(&draft.email),
+                contacts::phone.eq(&draft.phone),
+                contacts::identifier.eq(&draft.identifier),
+                contacts::company.eq(&draft.company),
+                contacts::city.eq(&draft.city),
+                contacts::country.eq(&draft.country),
+                contacts::status_id.eq(status.id()),
+                contacts::owner_id.eq(owner_id),
+                contacts::opted_out_at.eq(opted_out_at),
+                contacts::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(|e| unique_violation(conn, draft, Some(id), e))?;
+        let contact = get(conn, id)?;
+        if status != before.status() {
+            record_status(
+                conn,
+                id,
+                Some(before.status()),
+                status,
+                source,
+                Some(actor.id),
+                now,
+            )?;
+        }
+        Ok(contact)
+    })
+}
+
+/// Moves a contact to `status`. Setting the status it already has changes nothing.
+pub fn set_status(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    id: i32,
+    status: LeadStatus,
+    source: StatusSource,
+) -> Result<Contact, AppError> {
+    conn.transaction(|conn| {
+        let before = get(conn, id)?;
+        if before.status() == status {
+            return Ok(before);
+        }
+        let now = Utc::now().naive_utc();
+        diesel::update(contacts::table.find(id))
+            .set((
+                contacts::status_id.eq(status.id()),
+                contacts::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let contact = get(conn, id)?;
+        record_status(
+            conn,
+            id,
+            Some(before.status()),
+            status,
+            source,
+            actor.map(|a| a.id),
+            now,
+        )?;
+        Ok(contact)
+    })
+}
+
+/// Gives a contact to a team member, or to nobody. Leads and admins only.
+pub fn assign(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i32,
+    owner: OwnerChoice,
+) -> Result<Contact, AppError> {
+    actor.require(actor.role.can_assign(), "assign contacts")?;
+    conn.transaction(|conn| {
+        let before = get(conn, id)?;
+        let owner_id = resolve_owner(conn, owner, before.owner_id)?;
+        diesel::update(contacts::table.find(id))
+            .set((
+                contacts::owner_id.eq(owner_id),
+                contacts::updated_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(conn)?;
+        get(conn, id)
+    })
+}
+
+/// Deletes a contact and its history. Leads and admins only.
+// The trash (30-day restore) arrives with the team-work issue; until then a
+// delete is final, which the confirmation page says.
+pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<(), AppError> {
+    actor.require(actor.role.can_delete(), "delete contacts")?;
+    conn.transaction(|conn| {
+        get(conn, id)?;
+        diesel::delete(contacts::table.find(id)).execute(conn)?;
+        Ok(())
+    })
+}

@@ -1,0 +1,587 @@
+//! The contacts list: search, filters, sort and keyset paging that stays as
+//! fast deep in the list as on its first page; and the per-status counts.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::contacts::Contact;
+use super::status::LeadStatus;
+use crate::db::schema::{contacts, status_counts, users};
+use crate::db::{AnyConnection, MultiBackend};
+use crate::error::AppError;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+pub const PAGE_SIZE: usize = 50;
+const MAX_QUERY: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    Status,
+    Name,
+    Created,
+    #[default]
+    Activity,
+}
+
+impl SortKey {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "status" => Ok(Self::Status),
+            "name" => Ok(Self::Name),
+            "created" => Ok(Self::Created),
+            "activity" => Ok(Self::Activity),
+            other => Err(format!(
+                "cannot sort by \"{}\" (use status, name, created or activity)",
+                truncate(other)
+            )),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Name => "name",
+            Self::Created => "created",
+            Self::Activity => "activity",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    Asc,
+    #[default]
+    Desc,
+}
+
+impl Order {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "asc" => Ok(Self::Asc),
+            "desc" => Ok(Self::Desc),
+            other => Err(format!(
+                "order must be asc or desc, not \"{}\"",
+                truncate(other)
+            )),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Asc => "asc",
+            Self::Desc => "desc",
+        }
+    }
+}
+
+/// Whose contacts to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerFilter {
+    All,
+    Me,
+    Nobody,
+    User(i32),
+}
+
+impl OwnerFilter {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(Self::All),
+            "me" => Ok(Self::Me),
+            "none" => Ok(Self::Nobody),
+            id => id.parse().map(Self::User).map_err(|_| {
+                format!(
+                    "owner must be a user ID, me, none or all, not \"{}\"",
+                    truncate(id)
+                )
+            }),
+        }
+    }
+    pub fn as_param(self) -> String {
+        match self {
+            Self::All => "all".into(),
+            Self::Me => "me".into(),
+            Self::Nobody => "none".into(),
+            Self::User(id) => id.to_string(),
+        }
+    }
+}
+
+/// The list's query: what the page's and the API's query strings parse into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactQuery {
+    pub q: String,
+    pub statuses: Vec<LeadStatus>,
+    /// `None` when the request did not say: the caller picks the default by role.
+    pub owner: Option<OwnerFilter>,
+    pub sort: SortKey,
+    pub order: Order,
+    pub cursor: Option<Cursor>,
+}
+
+impl ContactQuery {
+    /// Parses the list's query-string pairs; unknown parameters are ignored.
+    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, String> {
+        let mut query = Self {
+            q: String::new(),
+            statuses: Vec::new(),
+            owner: None,
+            sort: SortKey::default(),
+            order: Order::default(),
+            cursor: None,
+        };
+        for (key, value) in pairs {
+            let value = value.trim();
+            match key {
+                "q" => {
+                    if value.chars().count() > MAX_QUERY {
+                        return Err(format!(
+                            "the search is too long (at most {MAX_QUERY} characters)"
+                        ));
+                    }
+                    query.q = value.to_string();
+                }
+                "status" if !value.is_empty() => {
+                    let status = LeadStatus::parse(value)?;
+                    if !query.statuses.contains(&status) {
+                        query.statuses.push(status);
+                    }
+                }
+                "owner" if !value.is_empty() => query.owner = Some(OwnerFilter::parse(value)?),
+                "sort" if !value.is_empty() => query.sort = SortKey::parse(value)?,
+                "order" if !value.is_empty() => query.order = Order::parse(value)?,
+                "cursor" if !value.is_empty() => query.cursor = Some(Cursor::decode(value)?),
+                _ => {}
+            }
+        }
+        if let Some(cursor) = &query.cursor {
+            if !cursor.fits(query.sort) {
+                return Err("the page link is out of date; start again from the first page".into());
+            }
+        }
+        query.statuses.sort();
+        Ok(query)
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum SortValue {
+    Int(i32),
+    Text(String),
+    Time(NaiveDateTime),
+    /// A contact with no activity: these sort last in either order.
+    Null,
+}
+
+/// Where a page starts: the sort value and ID of the row next to it, and
+/// whether to read forwards (next page) or backwards (previous page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    backward: bool,
+    value: SortValue,
+    id: i32,
+}
+
+impl Cursor {
+    fn of(contact: &Contact, sort: SortKey, backward: bool) -> Self {
+        let value = match sort {
+            SortKey::Status => SortValue::Int(contact.status_id),
+            SortKey::Name => SortValue::Text(contact.name.clone()),
+            SortKey::Created => SortValue::Time(contact.created_at),
+            SortKey::Activity => contact
+                .last_activity_at
+                .map_or(SortValue::Null, SortValue::Time),
+        };
+        Self {
+            backward,
+            value,
+            id: contact.id,
+        }
+    }
+
+    fn fits(&self, sort: SortKey) -> bool {
+        matches!(
+            (sort, &self.value),
+            (SortKey::Status, SortValue::Int(_))
+                | (SortKey::Name, SortValue::Text(_))
+                | (SortKey::Created, SortValue::Time(_))
+                | (SortKey::Activity, SortValue::Time(_) | SortValue::Null)
+        )
+    }
+
+    /// An opaque, URL-safe token.
+    pub fn encode(&self) -> String {
+        let value = match &self.value {
+            SortValue::Int(i) => format!("i{i}"),
+            SortValue::Text(t) => format!("t{t}"),
+            SortValue::Time(t) => format!("d{}", t.and_utc().timestamp_micros()),
+            SortValue::Null => "n".into(),
+        };
+        let dir = if self.backward { 'b' } else { 'f' };
+        URL_SAFE_NO_PAD.encode(format!("{dir}{}:{value}", self.id))
+    }
+
+    pub fn decode(token: &str) -> Result<Self, String> {
+        let bad = || "the page link is not valid; start again from the first page".to_string();
+        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let (head, value) = text.split_once(':').ok_or_else(bad)?;
+        let backward = match head.chars().next() {
+            Some('b') => true,
+            Some('f') => false,
+            _ => return Err(bad()),
+        };
+        let id: i32 = head[1..].parse().map_err(|_| bad())?;
+        let value = match value.split_at_checked(1) {
+            Some(("i", v)) => SortValue::Int(v.parse().map_err(|_| bad())?),
+            Some(("t", v)) => SortValue::Text(v.to_string()),
+            Some(("d", v)) => SortValue::Time(
+                chrono::DateTime::from_timestamp_micros(v.parse().map_err(|_| bad())?)
+                    .ok_or_else(bad)?
+                    .naive_utc(),
+            ),
+            Some(("n", "")) => SortValue::Null,
+            _ => return Err(bad()),
+        };
+        Ok(Self {
+            backward,
+            value,
+            id,
+        })
+    }
+}
+
+/// One row of the list.
+pub struct ListedContact {
+    pub contact: Contact,
+    pub owner_name: Option<String>,
+}
+
+/// One page of the list, with the cursors of its neighbours.
+pub struct ContactPage {
+    pub rows: Vec<ListedContact>,
+    pub next: Option<String>,
+    pub prev: Option<String>,
+}
+
+type Source = diesel::dsl::LeftJoin<contacts::table, users::table>;
+type Query = diesel::dsl::IntoBoxed<'static, Source, MultiBackend>;
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Phone-like searches (`012-345`, `2345`) match the digits of stored
+/// E.164 numbers; a leading trunk 0 also matches the country-code form.
+fn phone_patterns(q: &str, calling_code: u16) -> Option<(String, String)> {
+    let phone_like = q
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    if !phone_like || digits.len() < 3 {
+        return None;
+    }
+    let national = match digits.strip_prefix('0') {
+        Some(rest) => format!("%{calling_code}{rest}%"),
+        None => format!("%{digits}%"),
+    };
+    Some((format!("%{digits}%"), national))
+}
+
+/// The filtered, unsorted list, before paging.
+fn filtered(conn: &AnyConnection, query: &ContactQuery, me: i32, calling_code: u16) -> Query {
+    let mut q: Query = contacts::table.left_join(users::table).into_boxed();
+    if !query.statuses.is_empty() {
+        q = q.filter(
+            contacts::status_id.eq_any(query.statuses.iter().map(|s| s.id()).collect::<Vec<_>>()),
+        );
+    }
+    q = match query.owner.unwrap_or(OwnerFilter::All) {
+        OwnerFilter::All => q,
+        OwnerFilter::Me => q.filter(contacts::owner_id.eq(me)),
+        OwnerFilter::Nobody => q.filter(contacts::owner_id.is_null()),
+        OwnerFilter::User(id) => q.filter(contacts::owner_id.eq(id)),
+    };
+    let text = query.q.trim();
+    if text.is_empty() {
+        return q;
+    }
+    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+    let email = contacts::email.assume_not_null();
+    let identifier = contacts::identifier.assume_not_null();
+    let phone = contacts::phone.assume_not_null();
+    // SQLite's LIKE already ignores ASCII case; PostgreSQL's does not.
+    let sqlite = matches!(conn, AnyConnection::Sqlite(_));
+    if let Some((digits, national)) = phone_patterns(text, calling_code) {
+        let phones = phone
+            .like(digits)
+            .or(phone.like(national))
+            .or(email.like(pattern.clone()).escape('\\'));
+        return if sqlite {
+            q.filter(phones.or(identifier.like(pattern).escape('\\')))
+        } else {
+            q.filter(phones.or(lower(identifier).like(pattern).escape('\\')))
+        };
+    }
+    if sqlite {
+        q.filter(
+            contacts::name
+                .like(pattern.clone())
+                .escape('\\')
+                .or(email.like(pattern.clone()).escape('\\'))
+                .or(identifier.like(pattern).escape('\\')),
+        )
+    } else {
+        q.filter(
+            lower(contacts::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(email.like(pattern.clone()).escape('\\'))
+                .or(lower(identifier).like(pattern).escape('\\')),
+        )
+    }
+}
+
+/// Rows strictly after `(value, id)` in the reading direction, ordered that way.
+macro_rules! keyset {
+    ($q:expr, $col:expr, $after:expr, $asc:expr) => {{
+        let mut q = $q;
+        if let Some((value, id)) = $after {
+            q = if $asc {
+                q.filter(
+                    $col.gt(value.clone())
+                        .or($col.eq(value).and(contacts::id.gt(id))),
+                )
+            } else {
+                q.filter(
+                    $col.lt(value.clone())
+                        .or($col.eq(value).and(contacts::id.lt(id))),
+                )
+            };
+        }
+        if $asc {
+            q.order(($col.asc(), contacts::id.asc()))
+        } else {
+            q.order(($col.desc(), contacts::id.desc()))
+        }
+    }};
+}
+
+fn load(conn: &mut AnyConnection, q: Query, limit: usize) -> Result<Vec<ListedContact>, AppError> {
+    let rows: Vec<(Contact, Option<String>)> = q
+        .select((Contact::as_select(), users::name.nullable()))
+        .limit(limit as i64)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(contact, owner_name)| ListedContact {
+            contact,
+            owner_name,
+        })
+        .collect())
+}
+
+/// Reads up to `limit` rows from the cursor on, in the reading direction.
+fn read(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+    limit: usize,
+) -> Result<Vec<ListedContact>, AppError> {
+    let backward = query.cursor.as_ref().is_some_and(|c| c.backward);
+    let asc = (query.order == Order::Asc) != backward;
+    let cursor = query.cursor.as_ref();
+    let base = || filtered(conn, query, me, calling_code);
+    let q = match (query.sort, cursor.map(|c| (&c.value, c.id))) {
+        (SortKey::Status, None) => keyset!(base(), contacts::status_id, None::<(i32, i32)>, asc),
+        (SortKey::Status, Some((SortValue::Int(v), id))) => {
+            keyset!(base(), contacts::status_id, Some((*v, id)), asc)
+        }
+        (SortKey::Name, None) => keyset!(base(), contacts::name, None::<(String, i32)>, asc),
+        (SortKey::Name, Some((SortValue::Text(v), id))) => {
+            keyset!(base(), contacts::name, Some((v.clone(), id)), asc)
+        }
+        (SortKey::Created, None) => keyset!(
+            base(),
+            contacts::created_at,
+            None::<(NaiveDateTime, i32)>,
+            asc
+        ),
+        (SortKey::Created, Some((SortValue::Time(v), id))) => {
+            keyset!(base(), contacts::created_at, Some((*v, id)), asc)
+        }
+        (SortKey::Activity, _) => {
+            return read_activity(conn, query, me, calling_code, limit, asc, backward)
+        }
+        _ => {
+            return Err(AppError::bad_request(
+                "The page link is out of date; start again from the first page.",
+            ))
+        }
+    };
+    load(conn, q, limit)
+}
+
+/// Activity sorts with the never-active contacts last in either order, as two
+/// index-ordered segments (active, then never active) rather than one
+/// `ORDER BY … IS NULL` that no index can serve.
+fn read_activity(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+    limit: usize,
+    asc: bool,
+    backward: bool,
+) -> Result<Vec<ListedContact>, AppError> {
+    let activity = contacts::last_activity_at.assume_not_null();
+    let cursor = query.cursor.as_ref();
+    let cursor_active = cursor.map(|c| c.value != SortValue::Null);
+    // Reading forwards: active rows, then never-active ones; backwards, the
+    // reverse. A cursor starts the walk in its own segment.
+    let segments: &[bool] = match (backward, cursor_active) {
+        (false, None | Some(true)) => &[true, false],
+        (false, Some(false)) => &[false],
+        (true, Some(true)) => &[true],
+        (true, None | Some(false)) => &[false, true],
+    };
+    let mut rows = Vec::new();
+    for (i, &active) in segments.iter().enumerate() {
+        if rows.len() >= limit {
+            break;
+        }
+        let after = if i == 0 {
+            cursor.map(|c| (&c.value, c.id))
+        } else {
+            None
+        };
+        let q = if active {
+            let base = filtered(conn, query, me, calling_code)
+                .filter(contacts::last_activity_at.is_not_null());
+            match after {
+                Some((SortValue::Time(v), id)) => keyset!(base, activity, Some((*v, id)), asc),
+                _ => keyset!(base, activity, None::<(NaiveDateTime, i32)>, asc),
+            }
+        } else {
+            let base = filtered(conn, query, me, calling_code)
+                .filter(contacts::last_activity_at.is_null());
+            match (after.map(|(_, id)| id), asc) {
+                (Some(id), true) => base.filter(contacts::id.gt(id)).order(contacts::id.asc()),
+                (Some(id), false) => base.filter(contacts::id.lt(id)).order(contacts::id.desc()),
+                (None, true) => base.order(contacts::id.asc()),
+                (None, false) => base.order(contacts::id.desc()),
+            }
+        };
+        rows.extend(load(conn, q, limit - rows.len())?);
+    }
+    Ok(rows)
+}
+
+/// One page of contacts (`PAGE_SIZE` rows) for `me`.
+pub fn page(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+    size: usize,
+) -> Result<ContactPage, AppError> {
+    let mut rows = read(conn, query, me, calling_code, size + 1)?;
+    let backward = query.cursor.as_ref().is_some_and(|c| c.backward);
+    let more = rows.len() > size;
+    rows.truncate(size);
+    if backward {
+        rows.reverse();
+    }
+    let first = rows
+        .first()
+        .map(|r| Cursor::of(&r.contact, query.sort, true).encode());
+    let last = rows
+        .last()
+        .map(|r| Cursor::of(&r.contact, query.sort, false).encode());
+    let (prev, next) = if backward {
+        (if more { first } else { None }, last)
+    } else {
+        (
+            if query.cursor.is_some() { first } else { None },
+            if more { last } else { None },
+        )
+    };
+    Ok(ContactPage { rows, next, prev })
+}
+
+/// Contacts per status across the whole team, read from the counts the
+/// database keeps up to date.
+pub fn status_counts(conn: &mut AnyConnection) -> Result<Vec<(LeadStatus, i64)>, AppError> {
+    let rows: Vec<(i32, i32)> = status_counts::table
+        .order(status_counts::status_id.asc())
+        .select((status_counts::status_id, status_counts::total))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, total)| LeadStatus::from_id(id).map(|s| (s, i64::from(total))))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_junk() {
+        let c = Cursor {
+            backward: true,
+            value: SortValue::Text("Ali: bin Abu".into()),
+            id: 42,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Ok(c));
+        let c = Cursor {
+            backward: false,
+            value: SortValue::Null,
+            id: 7,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Ok(c));
+        assert!(Cursor::decode("!!!").is_err());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x1:i1")).is_err());
+    }
+
+    #[test]
+    fn parses_the_list_query() {
+        let q = ContactQuery::parse([
+            ("status", "6"),
+            ("status", "won"),
+            ("status", "2"),
+            ("owner", "me"),
+            ("sort", "status"),
+            ("order", "asc"),
+        ])
+        .unwrap();
+        assert_eq!(q.statuses, vec![LeadStatus::Reach, LeadStatus::Won]);
+        assert_eq!(q.owner, Some(OwnerFilter::Me));
+        assert_eq!((q.sort, q.order), (SortKey::Status, Order::Asc));
+        assert!(ContactQuery::parse([("status", "9")]).is_err());
+        assert!(ContactQuery::parse([("sort", "password_hash")]).is_err());
+        assert!(ContactQuery::parse([("owner", "boss")]).is_err());
+    }
+
+    #[test]
+    fn phone_like_searches_use_digits() {
+        assert_eq!(
+            phone_patterns("012-345", 60),
+            Some(("%012345%".into(), "%6012345%".into()))
+        );
+        assert_eq!(
+            phone_patterns("2345", 60),
+            Some(("%2345%".into(), "%2345%".into()))
+        );
+        assert_eq!(phone_patterns("ali", 60), None);
+        assert_eq!(phone_patterns("12", 60), None);
+    }
+}

@@ -1,0 +1,10 @@
+//! The shared service layer: every rule and query of leadbook, used alike by
+//! the pages, the JSON API and the command line. No actix here.
+
+pub mod contact_fields;
+pub mod contacts;
+pub mod listing;
+pub mod seed;
+pub mod sessions;
+pub mod status;
+pub mod users;

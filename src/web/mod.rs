@@ -1,0 +1,92 @@
+//! The HTML pages: actix handlers, one module per area, routes in one place.
+
+pub mod auth;
+pub mod contacts;
+pub mod pages;
+pub mod session_store;
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+
+use crate::config::Settings;
+use crate::db::{AnyConnection, Pool};
+use crate::error::AppError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Runs blocking database work on the thread pool, with a pooled connection.
+    pub async fn db<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+}
+
+/// Every route of the pages.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::PathConfig::default().error_handler(|_, _| AppError::not_found("This page").into()),
+    )
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|e, _| AppError::bad_request(e.to_string()).into()),
+    )
+    .service(actix_files::Files::new(
+        "/static",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
+    ))
+    .route("/healthz", web::get().to(healthz))
+    .route(
+        "/",
+        web::get().to(|| async { pages::see_other("/contacts") }),
+    )
+    .route("/setup", web::get().to(auth::setup_form))
+    .route("/setup", web::post().to(auth::setup))
+    .route("/login", web::get().to(auth::login_form))
+    .route("/login", web::post().to(auth::login))
+    .route("/logout", web::post().to(auth::logout))
+    .route("/contacts", web::get().to(contacts::list))
+    .route("/contacts", web::post().to(contacts::create))
+    .route("/contacts/new", web::get().to(contacts::new_form))
+    .route("/contacts/{id}", web::get().to(contacts::show))
+    .route("/contacts/{id}", web::post().to(contacts::update))
+    .route("/contacts/{id}/edit", web::get().to(contacts::edit_form))
+    .route(
+        "/contacts/{id}/status",
+        web::post().to(contacts::set_status),
+    )
+    .route("/contacts/{id}/owner", web::post().to(contacts::assign))
+    .route(
+        "/contacts/{id}/delete",
+        web::get().to(contacts::delete_form),
+    )
+    .route("/contacts/{id}/delete", web::post().to(contacts::delete))
+    .default_service(web::to(|| async {
+        Err::<HttpResponse, _>(AppError::not_found("This page"))
+    }));
+}
+
+async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    use diesel::connection::SimpleConnection;
+    state
+        .db(|conn| {
+            conn.batch_execute("SELECT 1")
+                .map_err(|e| AppError::Unavailable(e.to_string()))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().content_type("text/plain").body("ok"))
+}
