@@ -16,9 +16,7 @@ pub struct Settings {
     pub time_zone: chrono_tz::Tz,
     pub public_url: Option<String>,
     pub cookie_secure: bool,
-    pub session_idle_minutes: i64,
     pub session_max_hours: i64,
-    pub max_json_kb: usize,
 }
 
 impl Settings {
@@ -62,12 +60,7 @@ impl Settings {
             time_zone,
             public_url,
             cookie_secure,
-            session_idle_minutes: parse_number(
-                "SESSION_IDLE_MINUTES",
-                &get("SESSION_IDLE_MINUTES", "120"),
-            )?,
             session_max_hours: parse_number("SESSION_MAX_HOURS", &get("SESSION_MAX_HOURS", "168"))?,
-            max_json_kb: parse_number("MAX_JSON_KB", &get("MAX_JSON_KB", "256"))?,
         })
     }
 }

@@ -31,15 +31,25 @@ impl Drop for Driver {
 }
 
 fn start_driver() -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     let child = Command::new(&binary)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {binary} (apt-get install chromium chromium-driver): {e}"));
-    Driver { child, port, _profile: tempfile::tempdir().unwrap() }
+        .unwrap_or_else(|e| {
+            panic!("cannot start {binary} (apt-get install chromium chromium-driver): {e}")
+        });
+    Driver {
+        child,
+        port,
+        _profile: tempfile::tempdir().unwrap(),
+    }
 }
 
 async fn browser(driver: &Driver) -> Client {
@@ -78,17 +88,30 @@ fn artifacts() -> PathBuf {
 }
 
 async fn fill(c: &Client, css: &str, text: &str) {
-    let field = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    let field = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
 }
 
 #[actix_web::test]
@@ -130,19 +153,41 @@ async fn setup_sign_in_add_find_and_move_a_contact() {
     fill(&c, "#q", "8765").await;
     click(&c, "form.filters button[type=submit]").await;
     let found = text_of(&c, "table.contacts tbody").await;
-    assert!(found.contains("Siti Nurhaliza") && found.contains("+60198765432"), "{found}");
-    std::fs::write(artifacts().join("contacts-list.png"), c.screenshot().await.unwrap()).unwrap();
+    assert!(
+        found.contains("Siti Nurhaliza") && found.contains("+60198765432"),
+        "{found}"
+    );
+    std::fs::write(
+        artifacts().join("contacts-list.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
 
     // Change its status and see the history entry.
     click(&c, "table.contacts a.name").await;
     assert_eq!(c.current_url().await.unwrap(), details_url);
-    c.find(Locator::Css("#f-status")).await.unwrap().select_by_value("3").await.unwrap();
+    c.find(Locator::Css("#f-status"))
+        .await
+        .unwrap()
+        .select_by_value("3")
+        .await
+        .unwrap();
     click(&c, "form[action$='/status'] button").await;
     assert_eq!(text_of(&c, ".flash").await, "Status set to Qualified");
     let history = text_of(&c, "ol.history li:first-child").await;
-    assert!(history.contains("New") && history.contains("Qualified"), "{history}");
-    assert!(history.contains("Ada Admin") && history.contains("manual"), "{history}");
-    std::fs::write(artifacts().join("contact-details.png"), c.screenshot().await.unwrap()).unwrap();
+    assert!(
+        history.contains("New") && history.contains("Qualified"),
+        "{history}"
+    );
+    assert!(
+        history.contains("Ada Admin") && history.contains("manual"),
+        "{history}"
+    );
+    std::fs::write(
+        artifacts().join("contact-details.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
 
     c.close().await.unwrap();
 }

@@ -4,7 +4,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 
 use super::contacts::Contact;
 use super::status::LeadStatus;
@@ -219,7 +221,11 @@ impl Cursor {
         let value = match &self.value {
             SortValue::Int(i) => format!("i{i}"),
             SortValue::Text(t) => format!("t{t}"),
-            SortValue::Time(t) => format!("d{}", t.and_utc().timestamp_micros()),
+            // Full precision: SQLite keeps nanoseconds, and a rounded cursor
+            // would repeat or skip rows at page boundaries.
+            SortValue::Time(t) => {
+                format!("d{}", t.and_utc().timestamp_nanos_opt().unwrap_or(i64::MAX))
+            }
             SortValue::Null => "n".into(),
         };
         let dir = if self.backward { 'b' } else { 'f' };
@@ -241,9 +247,7 @@ impl Cursor {
             Some(("i", v)) => SortValue::Int(v.parse().map_err(|_| bad())?),
             Some(("t", v)) => SortValue::Text(v.to_string()),
             Some(("d", v)) => SortValue::Time(
-                chrono::DateTime::from_timestamp_micros(v.parse().map_err(|_| bad())?)
-                    .ok_or_else(bad)?
-                    .naive_utc(),
+                chrono::DateTime::from_timestamp_nanos(v.parse().map_err(|_| bad())?).naive_utc(),
             ),
             Some(("n", "")) => SortValue::Null,
             _ => return Err(bad()),
@@ -279,8 +283,9 @@ fn escape_like(s: &str) -> String {
 }
 
 /// Phone-like searches (`012-345`, `2345`) match the digits of stored
-/// E.164 numbers; a leading trunk 0 also matches the country-code form.
-fn phone_patterns(q: &str, calling_code: u16) -> Option<(String, String)> {
+/// E.164 numbers; a leading trunk 0 also matches the international form.
+/// Returns the digits and that international form.
+fn phone_digits(q: &str, calling_code: u16) -> Option<(String, String)> {
     let phone_like = q
         .chars()
         .all(|c| c.is_ascii_digit() || " +-().".contains(c));
@@ -288,11 +293,25 @@ fn phone_patterns(q: &str, calling_code: u16) -> Option<(String, String)> {
     if !phone_like || digits.len() < 3 {
         return None;
     }
-    let national = match digits.strip_prefix('0') {
-        Some(rest) => format!("%{calling_code}{rest}%"),
-        None => format!("%{digits}%"),
+    let international = match digits.strip_prefix('0') {
+        Some(rest) => format!("{calling_code}{rest}"),
+        None => digits.clone(),
     };
-    Some((format!("%{digits}%"), national))
+    Some((digits, international))
+}
+
+/// An FTS5 query matching any of `terms` as a substring (trigram phrases).
+fn fts_query(terms: &[&str]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for t in terms {
+        if !seen.contains(t) {
+            seen.push(t);
+        }
+    }
+    seen.iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }
 
 /// The filtered, unsorted list, before paging.
@@ -313,39 +332,42 @@ fn filtered(conn: &AnyConnection, query: &ContactQuery, me: i32, calling_code: u
     if text.is_empty() {
         return q;
     }
+    let phone = phone_digits(text, calling_code);
+    // SQLite: the FTS5 trigram index (`contacts_search`) finds substrings of
+    // three characters or more without a scan, ignoring case in any script.
+    if matches!(conn, AnyConnection::Sqlite(_)) && text.chars().count() >= 3 {
+        let mut terms = vec![text];
+        if let Some((digits, international)) = &phone {
+            terms.extend([digits.as_str(), international.as_str()]);
+        }
+        return q.filter(
+            sql::<Bool>(
+                "contacts.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ",
+            )
+            .bind::<Text, _>(fts_query(&terms))
+            .sql(")"),
+        );
+    }
+    // PostgreSQL (trigram GIN indexes on these expressions), and SQLite's
+    // one- and two-character searches: LIKE on the lower-cased text.
     let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
     let email = contacts::email.assume_not_null();
     let identifier = contacts::identifier.assume_not_null();
-    let phone = contacts::phone.assume_not_null();
-    // SQLite's LIKE already ignores ASCII case; PostgreSQL's does not.
-    let sqlite = matches!(conn, AnyConnection::Sqlite(_));
-    if let Some((digits, national)) = phone_patterns(text, calling_code) {
-        let phones = phone
-            .like(digits)
-            .or(phone.like(national))
-            .or(email.like(pattern.clone()).escape('\\'));
-        return if sqlite {
-            q.filter(phones.or(identifier.like(pattern).escape('\\')))
-        } else {
-            q.filter(phones.or(lower(identifier).like(pattern).escape('\\')))
-        };
-    }
-    if sqlite {
-        q.filter(
-            contacts::name
-                .like(pattern.clone())
-                .escape('\\')
-                .or(email.like(pattern.clone()).escape('\\'))
-                .or(identifier.like(pattern).escape('\\')),
-        )
-    } else {
-        q.filter(
-            lower(contacts::name)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(email.like(pattern.clone()).escape('\\'))
-                .or(lower(identifier).like(pattern).escape('\\')),
-        )
+    let by_text = lower(contacts::name)
+        .like(pattern.clone())
+        .escape('\\')
+        .or(email.like(pattern.clone()).escape('\\'))
+        .or(lower(identifier).like(pattern).escape('\\'));
+    match phone {
+        Some((digits, international)) => {
+            let phone = contacts::phone.assume_not_null();
+            q.filter(
+                by_text
+                    .or(phone.like(format!("%{digits}%")))
+                    .or(phone.like(format!("%{international}%"))),
+            )
+        }
+        None => q.filter(by_text),
     }
 }
 
@@ -574,14 +596,23 @@ mod tests {
     #[test]
     fn phone_like_searches_use_digits() {
         assert_eq!(
-            phone_patterns("012-345", 60),
-            Some(("%012345%".into(), "%6012345%".into()))
+            phone_digits("012-345", 60),
+            Some(("012345".into(), "6012345".into()))
         );
         assert_eq!(
-            phone_patterns("2345", 60),
-            Some(("%2345%".into(), "%2345%".into()))
+            phone_digits("2345", 60),
+            Some(("2345".into(), "2345".into()))
         );
-        assert_eq!(phone_patterns("ali", 60), None);
-        assert_eq!(phone_patterns("12", 60), None);
+        assert_eq!(phone_digits("ali", 60), None);
+        assert_eq!(phone_digits("12", 60), None);
+    }
+
+    #[test]
+    fn fts_queries_quote_every_term() {
+        assert_eq!(fts_query(&["2345", "2345"]), "\"2345\"");
+        assert_eq!(
+            fts_query(&["say \"hi\"", "x"]),
+            "\"say \"\"hi\"\"\" OR \"x\""
+        );
     }
 }
