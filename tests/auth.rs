@@ -251,3 +251,23 @@ async fn unknown_pages_and_ids_get_a_404_page_in_the_layout() {
     }
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn reading_pages_does_not_rewrite_the_session() {
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    // The first page after setup shows (and so clears) the welcome flash.
+    app.get("/contacts").await;
+    for path in [
+        "/contacts",
+        "/contacts/new",
+        "/contacts?sort=name&order=asc",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.headers().get("set-cookie").is_none(),
+            "{path} rewrote the session"
+        );
+    }
+}

@@ -59,7 +59,15 @@ impl Layout {
         title: impl Into<String>,
         section: &'static str,
     ) -> Self {
-        let flash = session.remove_as::<String>(FLASH_KEY).and_then(Result::ok);
+        // Only touch the session when a flash is pending: any `remove` marks
+        // the session changed, which would rewrite its row on every page.
+        let flash = match session.get::<String>(FLASH_KEY) {
+            Ok(Some(message)) => {
+                session.remove(FLASH_KEY);
+                Some(message)
+            }
+            _ => None,
+        };
         Self {
             title: title.into(),
             user_name: Some(user.actor.name.clone()),
