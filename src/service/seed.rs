@@ -229,6 +229,12 @@ pub fn seed_contacts(
     count: u64,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, AppError> {
+    if let AnyConnection::Sqlite(c) = conn {
+        // Fake data can be seeded again after a crash: trade durability for
+        // speed, and give the index builds room in memory.
+        use diesel::connection::SimpleConnection;
+        c.batch_execute("PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")?;
+    }
     let owners = owners(conn)?;
     let start: i64 = contacts::table
         .select(max(contacts::id))
