@@ -134,7 +134,7 @@ fn migrate_user_add_and_seed_work_on_a_fresh_database() {
     assert_eq!(counted, 2500, "the kept counts agree with the table");
     let distinct_phones: i64 = contacts::table
         .filter(contacts::phone.is_not_null())
-        .select(diesel::dsl::count_distinct(contacts::phone))
+        .select(diesel::dsl::count(contacts::phone).aggregate_distinct())
         .get_result(&mut conn)
         .unwrap();
     let phones: i64 = contacts::table
