@@ -17,6 +17,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub cookie_secure: bool,
     pub session_max_hours: i64,
+    /// Largest JSON body the API reads, in KiB.
+    pub max_json_kb: usize,
 }
 
 impl Settings {
@@ -61,6 +63,7 @@ impl Settings {
             public_url,
             cookie_secure,
             session_max_hours: parse_number("SESSION_MAX_HOURS", &get("SESSION_MAX_HOURS", "168"))?,
+            max_json_kb: parse_number("MAX_JSON_KB", &get("MAX_JSON_KB", "256"))?,
         })
     }
 }

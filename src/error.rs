@@ -25,6 +25,11 @@ pub enum AppError {
     Csrf,
     #[error("Please sign in.")]
     SignInRequired,
+    /// No valid API token.
+    #[error("A valid API token is required.")]
+    Unauthorized,
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("{message}")]
     Validation {
         message: String,
@@ -101,6 +106,8 @@ impl ResponseError for AppError {
             Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::SignInRequired => StatusCode::SEE_OTHER,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Duplicate { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -49,7 +49,7 @@ fn migrate_user_add_and_seed_work_on_a_fresh_database() {
     let out = leadbook(&url, &["migrate"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("applied 2 migration(s)"),
+        text(&out.stdout).contains("applied 3 migration(s)"),
         "{}",
         text(&out.stdout)
     );
@@ -110,6 +110,20 @@ fn migrate_user_add_and_seed_work_on_a_fresh_database() {
         "{}",
         text(&out.stderr)
     );
+
+    let out = leadbook(&url, &["token", "new", "--user", "lead@example.com"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_string();
+    assert!(
+        token.starts_with("lb_") && !token.contains(' '),
+        "the token alone on stdout: {token}"
+    );
+    let out = leadbook(
+        &url,
+        &["token", "new", "--user", "nobody@example.com"],
+        None,
+    );
+    assert!(!out.status.success() && text(&out.stderr).contains("nobody@example.com"));
 
     let out = leadbook(&url, &["seed", "--contacts", "2500"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));

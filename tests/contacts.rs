@@ -112,7 +112,7 @@ fn named(name: &str) -> ContactInput {
 /// A contact given to `owner` (the form sends the owner's ID).
 fn owned_by(name: &str, owner: &Actor) -> ContactInput {
     ContactInput {
-        owner: owner.id.to_string(),
+        owner: Some(owner.id.to_string()),
         ..named(name)
     }
 }

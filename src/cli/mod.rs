@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `user add`, `seed`.
+//! The command line: `serve` (default), `migrate`, `user add`, `token new`, `seed`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db;
-use crate::service::{seed, users};
+use crate::service::{seed, tokens, users};
 
 #[derive(Parser)]
 #[command(
@@ -31,11 +31,27 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Add realistic fake contacts, for demos and benchmarks.
     Seed {
         /// How many contacts to add.
         #[arg(long)]
         contacts: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new API token for a user (shown once; only its hash is kept).
+    New {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "command line")]
+        name: String,
     },
 }
 
@@ -111,6 +127,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 user.email,
                 user.role.as_str()
             );
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::New { user, name },
+        } => {
+            let mut conn = connect(&settings)?;
+            let owner = users::find_by_email(&mut conn, &user).map_err(describe)?;
+            // The operator at the console acts with the token owner's own rights.
+            let (_, secret) =
+                tokens::create(&mut conn, &owner, owner.id, &name).map_err(describe)?;
+            println!("{secret}");
             Ok(())
         }
         Command::Seed { contacts } => {

@@ -148,3 +148,43 @@ pub fn migrate(conn: &mut AnyConnection) -> Result<usize, String> {
     };
     applied.map_err(|e| format!("database migration failed: {e}"))
 }
+
+/// Runs `work` in a transaction that writes. On SQLite it starts with
+/// `BEGIN IMMEDIATE`: a plain `BEGIN` that reads first fails at once with
+/// SQLITE_BUSY when another connection wrote meanwhile, whereas an immediate
+/// one waits its turn (`busy_timeout`). Nested transactions inside `work`
+/// become savepoints as usual.
+pub fn write_transaction<T, E>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let AnyConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    if AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()?
+        .is_some()
+    {
+        // Already inside a transaction: an ordinary savepoint.
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = work(conn);
+    let AnyConnection::Sqlite(sqlite) = conn else {
+        unreachable!("the backend does not change")
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+            Err(e)
+        }
+    }
+}

@@ -1,6 +1,18 @@
 // @generated shape of `diesel print-schema` (see diesel.toml); both backends share it.
 
 diesel::table! {
+    api_tokens (id) {
+        id -> Integer,
+        user_id -> Integer,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     app_settings (key) {
         key -> Text,
         value -> Text,
@@ -68,12 +80,14 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(contacts -> users (owner_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(status_history -> contacts (contact_id));
 diesel::joinable!(status_history -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
     app_settings,
     contacts,
     sessions,

@@ -9,6 +9,16 @@ use validator::ValidateEmail;
 
 pub const MAX_TEXT: usize = 255;
 
+/// Control characters (NUL, line breaks, escapes) never belong in a
+/// one-line attribute; PostgreSQL refuses NUL outright.
+pub fn check_plain(text: &str) -> Result<(), String> {
+    if text.chars().any(char::is_control) {
+        Err("contains characters that are not allowed (control characters)".into())
+    } else {
+        Ok(())
+    }
+}
+
 /// A contact's name: trimmed, 1–255 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactName(String);
@@ -19,6 +29,7 @@ impl ContactName {
         if name.is_empty() {
             return Err("is required".into());
         }
+        check_plain(name)?;
         let len = name.chars().count();
         if len > MAX_TEXT {
             return Err(format!(
@@ -40,6 +51,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(input: &str) -> Result<Self, String> {
         let email = input.trim().to_lowercase();
+        check_plain(&email)?;
         if email.chars().count() > MAX_TEXT {
             return Err(format!("is too long (at most {MAX_TEXT} characters)"));
         }
@@ -116,6 +128,7 @@ pub fn optional_text(input: &str) -> Result<Option<String>, String> {
     if text.is_empty() {
         return Ok(None);
     }
+    check_plain(text)?;
     let len = text.chars().count();
     if len > MAX_TEXT {
         return Err(format!(
@@ -140,6 +153,9 @@ mod tests {
             .unwrap_err()
             .contains("too long"));
         assert!(ContactName::parse(&"é".repeat(255)).is_ok());
+        assert!(ContactName::parse("Ali\0").is_err());
+        assert!(optional_text("Kedai\nSiti").is_err());
+        assert!(Email::parse("a\0@example.com").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::contact_fields::{optional_text, ContactName, Country, Email, Phone};
 use super::status::{LeadStatus, StatusSource};
 use super::users::Actor;
 use crate::db::schema::{contacts, status_history, users};
-use crate::db::AnyConnection;
+use crate::db::{write_transaction, AnyConnection};
 use crate::error::{AppError, FieldErrors};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -50,7 +50,8 @@ pub struct ContactInput {
     pub city: String,
     pub country: String,
     pub status: String,
-    pub owner: String,
+    /// Absent: the default owner; empty or `none`: nobody; else a user ID.
+    pub owner: Option<String>,
     pub opted_out: String,
 }
 
@@ -126,9 +127,10 @@ impl ContactDraft {
             }),
         )
         .and_then(|id| id.parse().ok().and_then(LeadStatus::from_id));
-        let owner = match input.owner.trim() {
-            "" | "none" => OwnerChoice::Nobody,
-            text => match text.parse::<i32>() {
+        let owner = match input.owner.as_deref().map(str::trim) {
+            None => OwnerChoice::Unspecified,
+            Some("" | "none") => OwnerChoice::Nobody,
+            Some(text) => match text.parse::<i32>() {
                 Ok(id) => OwnerChoice::User(id),
                 Err(_) => {
                     errors
@@ -155,6 +157,27 @@ impl ContactDraft {
             }),
             _ => Err(errors),
         }
+    }
+}
+
+/// The raw attributes of an existing contact, as a form or a PATCH starts from.
+pub fn input_of(c: &Contact) -> ContactInput {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    ContactInput {
+        name: c.name.clone(),
+        email: text(&c.email),
+        phone: text(&c.phone),
+        identifier: text(&c.identifier),
+        company: text(&c.company),
+        city: text(&c.city),
+        country: text(&c.country),
+        status: c.status_id.to_string(),
+        owner: Some(c.owner_id.map(|id| id.to_string()).unwrap_or_default()),
+        opted_out: if c.opted_out_at.is_some() {
+            "1".into()
+        } else {
+            String::new()
+        },
     }
 }
 
@@ -304,6 +327,12 @@ fn record_status(
     Ok(())
 }
 
+fn changed_meanwhile() -> AppError {
+    AppError::Conflict(
+        "Someone changed this contact's status at the same moment. Reload it and try again.".into(),
+    )
+}
+
 /// Maps a unique-index violation that slipped past `check_unique` (two
 /// requests racing) to the same duplicate error.
 fn unique_violation(
@@ -335,31 +364,35 @@ pub fn create(
     draft: &ContactDraft,
     source: StatusSource,
 ) -> Result<Contact, AppError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let default_owner = (!actor.role.can_assign()).then_some(actor.id);
         let owner_id = resolve_owner(conn, draft.owner, default_owner)?;
         check_unique(conn, draft, None)?;
         let status = draft.status.unwrap_or(LeadStatus::New);
         let now = Utc::now().naive_utc();
-        let contact: i32 = diesel::insert_into(contacts::table)
-            .values((
-                contacts::name.eq(&draft.name),
-                contacts::email.eq(&draft.email),
-                contacts::phone.eq(&draft.phone),
-                contacts::identifier.eq(&draft.identifier),
-                contacts::company.eq(&draft.company),
-                contacts::city.eq(&draft.city),
-                contacts::country.eq(&draft.country),
-                contacts::status_id.eq(status.id()),
-                contacts::owner_id.eq(owner_id),
-                contacts::opted_out_at.eq(draft.opted_out.then_some(now)),
-                contacts::created_at.eq(now),
-                contacts::updated_at.eq(now),
-            ))
-            .returning(contacts::id)
-            .get_result(conn)
-            .map_err(|e| unique_violation(conn, draft, None, e))?;
-        let contact = get(conn, contact)?;
+        // In a savepoint, so that on PostgreSQL a unique violation leaves the
+        // transaction usable for looking up the contact that holds the value.
+        let inserted: Result<i32, diesel::result::Error> = conn.transaction(|conn| {
+            diesel::insert_into(contacts::table)
+                .values((
+                    contacts::name.eq(&draft.name),
+                    contacts::email.eq(&draft.email),
+                    contacts::phone.eq(&draft.phone),
+                    contacts::identifier.eq(&draft.identifier),
+                    contacts::company.eq(&draft.company),
+                    contacts::city.eq(&draft.city),
+                    contacts::country.eq(&draft.country),
+                    contacts::status_id.eq(status.id()),
+                    contacts::owner_id.eq(owner_id),
+                    contacts::opted_out_at.eq(draft.opted_out.then_some(now)),
+                    contacts::created_at.eq(now),
+                    contacts::updated_at.eq(now),
+                ))
+                .returning(contacts::id)
+                .get_result(conn)
+        });
+        let id = inserted.map_err(|e| unique_violation(conn, draft, None, e))?;
+        let contact = get(conn, id)?;
         record_status(conn, contact.id, None, status, source, Some(actor.id), now)?;
         Ok(contact)
     })
@@ -374,7 +407,7 @@ pub fn update(
     draft: &ContactDraft,
     source: StatusSource,
 ) -> Result<Contact, AppError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let before = get(conn, id)?;
         let owner_id = resolve_owner(conn, draft.owner, before.owner_id)?;
         if owner_id != before.owner_id {
@@ -388,7 +421,14 @@ pub fn update(
             (false, _) => None,
         };
         let status = draft.status.unwrap_or(before.status());
-        diesel::update(contacts::table.find(id))
+        // Only if the status is still the one read above, so that two
+        // racing changes cannot both record the same "from" in the history.
+        let updated: Result<usize, diesel::result::Error> = conn.transaction(|conn| {
+            diesel::update(
+                contacts::table
+                    .find(id)
+                    .filter(contacts::status_id.eq(before.status_id)),
+            )
             .set((
                 contacts::name.eq(&draft.name),
                 contacts::email.eq(&draft.email),
@@ -403,7 +443,10 @@ pub fn update(
                 contacts::updated_at.eq(now),
             ))
             .execute(conn)
-            .map_err(|e| unique_violation(conn, draft, Some(id), e))?;
+        });
+        if updated.map_err(|e| unique_violation(conn, draft, Some(id), e))? == 0 {
+            return Err(changed_meanwhile());
+        }
         let contact = get(conn, id)?;
         if status != before.status() {
             record_status(
@@ -420,6 +463,22 @@ pub fn update(
     })
 }
 
+/// Changes some attributes: `edit` turns the contact's current attributes
+/// into the new draft (a PATCH: what is not mentioned stays). Read and write
+/// happen in one transaction.
+pub fn patch(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i32,
+    source: StatusSource,
+    edit: impl FnOnce(ContactInput) -> Result<ContactDraft, AppError>,
+) -> Result<Contact, AppError> {
+    write_transaction(conn, |conn| {
+        let draft = edit(input_of(&get(conn, id)?))?;
+        update(conn, actor, id, &draft, source)
+    })
+}
+
 /// Moves a contact to `status`. Setting the status it already has changes nothing.
 pub fn set_status(
     conn: &mut AnyConnection,
@@ -428,7 +487,7 @@ pub fn set_status(
     status: LeadStatus,
     source: StatusSource,
 ) -> Result<Contact, AppError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let before = get(conn, id)?;
         if before.status() == status {
             return Ok(before);
@@ -462,7 +521,7 @@ pub fn assign(
     owner: OwnerChoice,
 ) -> Result<Contact, AppError> {
     actor.require(actor.role.can_assign(), "assign contacts")?;
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let before = get(conn, id)?;
         let owner_id = resolve_owner(conn, owner, before.owner_id)?;
         diesel::update(contacts::table.find(id))
@@ -480,7 +539,7 @@ pub fn assign(
 // delete is final, which the confirmation page says.
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<(), AppError> {
     actor.require(actor.role.can_delete(), "delete contacts")?;
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         get(conn, id)?;
         diesel::delete(contacts::table.find(id)).execute(conn)?;
         Ok(())

@@ -120,6 +120,10 @@ pub struct ContactQuery {
     pub sort: SortKey,
     pub order: Order,
     pub cursor: Option<Cursor>,
+    /// Exact lookups (the API's `email`, `phone`, `identifier`), already normalised.
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub identifier: Option<String>,
 }
 
 impl ContactQuery {
@@ -132,6 +136,9 @@ impl ContactQuery {
             sort: SortKey::default(),
             order: Order::default(),
             cursor: None,
+            email: None,
+            phone: None,
+            identifier: None,
         };
         for (key, value) in pairs {
             let value = value.trim();
@@ -206,7 +213,8 @@ impl Cursor {
         }
     }
 
-    fn fits(&self, sort: SortKey) -> bool {
+    /// Whether this cursor belongs to a list sorted by `sort`.
+    pub fn fits(&self, sort: SortKey) -> bool {
         matches!(
             (sort, &self.value),
             (SortKey::Status, SortValue::Int(_))
@@ -236,6 +244,9 @@ impl Cursor {
         let bad = || "the page link is not valid; start again from the first page".to_string();
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        if text.contains('\0') {
+            return Err(bad());
+        }
         let (head, value) = text.split_once(':').ok_or_else(bad)?;
         let backward = match head.chars().next() {
             Some('b') => true,
@@ -328,6 +339,15 @@ fn filtered(conn: &AnyConnection, query: &ContactQuery, me: i32, calling_code: u
         OwnerFilter::Nobody => q.filter(contacts::owner_id.is_null()),
         OwnerFilter::User(id) => q.filter(contacts::owner_id.eq(id)),
     };
+    if let Some(email) = &query.email {
+        q = q.filter(contacts::email.eq(email.clone()));
+    }
+    if let Some(phone) = &query.phone {
+        q = q.filter(contacts::phone.eq(phone.clone()));
+    }
+    if let Some(identifier) = &query.identifier {
+        q = q.filter(contacts::identifier.eq(identifier.clone()));
+    }
     let text = query.q.trim();
     if text.is_empty() {
         return q;

@@ -4,7 +4,9 @@
 pub mod contact_fields;
 pub mod contacts;
 pub mod listing;
+pub mod secret;
 pub mod seed;
 pub mod sessions;
 pub mod status;
+pub mod tokens;
 pub mod users;

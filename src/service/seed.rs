@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use super::users::{hash_password, Role};
 use crate::db::schema::{contacts, status_history, users};
-use crate::db::AnyConnection;
+use crate::db::{write_transaction, AnyConnection};
 use crate::error::AppError;
 
 const MALAY_MEN: &[&str] = &[
@@ -287,7 +287,7 @@ pub fn seed_contacts(
                 }
             })
             .collect();
-        conn.transaction(|conn| {
+        write_transaction(conn, |conn| {
             let before: i32 = contacts::table
                 .select(max(contacts::id))
                 .first::<Option<i32>>(conn)?

@@ -3,16 +3,14 @@
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::db::schema::{app_settings, sessions};
-use crate::db::AnyConnection;
+use crate::db::{write_transaction, AnyConnection};
 use crate::error::AppError;
 
 /// The stored ID of a session: the SHA-256 of the key in the cookie.
 pub fn stored_id(cookie_key: &str) -> String {
-    let digest = Sha256::digest(cookie_key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    super::secret::sha256_hex(cookie_key)
 }
 
 /// The state of a live session, or `None` when it is unknown or expired.
@@ -113,7 +111,7 @@ pub fn signing_key(
         }
         return Ok(key);
     }
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let stored: Option<String> = app_settings::table
             .find("session_key")
             .select(app_settings::value)

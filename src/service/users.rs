@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::contact_fields::{ContactName, Email};
 use crate::db::schema::{app_settings, users};
-use crate::db::AnyConnection;
+use crate::db::{write_transaction, AnyConnection};
 use crate::error::{AppError, FieldErrors};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,7 +71,7 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn from_row(row: UserRow) -> Result<Self, AppError> {
+    pub fn from_row(row: UserRow) -> Result<Self, AppError> {
         let role = Role::parse(&row.role).map_err(AppError::internal)?;
         Ok(Self {
             id: row.id,
@@ -159,7 +159,9 @@ fn verify_password(hash: &str, password: &str) -> bool {
 pub fn add_user(conn: &mut AnyConnection, new: &NewUser<'_>) -> Result<Actor, AppError> {
     let (name, email) = validate(new)?;
     let hash = hash_password(new.password)?;
-    conn.transaction(|conn| insert_user(conn, &name, &email, &hash, new.role))
+    write_transaction(conn, |conn| {
+        insert_user(conn, &name, &email, &hash, new.role)
+    })
 }
 
 fn insert_user(
@@ -217,7 +219,7 @@ pub fn setup_first_admin(
     };
     let (name, email) = validate(&new)?;
     let hash = hash_password(password)?;
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         if !needs_setup(conn)? {
             return Err(AppError::forbidden("run setup: leadbook already has users"));
         }
@@ -240,6 +242,12 @@ pub fn authenticate(
     password: &str,
 ) -> Result<Actor, AppError> {
     let email = email.trim().to_lowercase();
+    if super::contact_fields::check_plain(&email).is_err() {
+        return Err(AppError::field(
+            "password",
+            "E-mail or password is not correct.",
+        ));
+    }
     let row: Option<UserRow> = users::table
         .filter(users::email.eq(&email))
         .select(UserRow::as_select())

@@ -24,8 +24,7 @@ pub fn csrf_token(session: &Session) -> String {
     if let Ok(Some(token)) = session.get::<String>(CSRF_KEY) {
         return token;
     }
-    use rand::distributions::{Alphanumeric, DistString};
-    let token = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 43);
+    let token = crate::service::secret::random_token(43);
     let _ = session.insert(CSRF_KEY, &token);
     token
 }

@@ -258,28 +258,7 @@ impl FormPage {
         LeadStatus::parse(&self.values.status).ok() == Some(*status)
     }
     fn is_owner(&self, id: &i32) -> bool {
-        self.values.owner.trim() == id.to_string()
-    }
-}
-
-/// The form's fields of an existing contact.
-fn input_of(c: &Contact) -> ContactInput {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    ContactInput {
-        name: c.name.clone(),
-        email: text(&c.email),
-        phone: text(&c.phone),
-        identifier: text(&c.identifier),
-        company: text(&c.company),
-        city: text(&c.city),
-        country: text(&c.country),
-        status: c.status_id.to_string(),
-        owner: c.owner_id.map(|id| id.to_string()).unwrap_or_default(),
-        opted_out: if c.opted_out_at.is_some() {
-            "1".into()
-        } else {
-            String::new()
-        },
+        self.values.owner.as_deref().map(str::trim) == Some(id.to_string().as_str())
     }
 }
 
@@ -297,7 +276,7 @@ pub async fn new_form(
     };
     let values = ContactInput {
         status: LeadStatus::New.id().to_string(),
-        owner,
+        owner: Some(owner),
         ..ContactInput::default()
     };
     let page = FormPage {
@@ -502,7 +481,7 @@ pub async fn edit_form(
         heading: "Edit contact".into(),
         action: format!("/contacts/{id}"),
         cancel: format!("/contacts/{id}"),
-        values: input_of(&contact),
+        values: contacts::input_of(&contact),
         errors: pages::FormErrors::default(),
         duplicate: None,
         team,
@@ -522,12 +501,8 @@ pub async fn update(
     let id = path.into_inner();
     let mut input = form.0;
     let result = match parse_draft(&state, &input) {
-        Ok(mut draft) => {
+        Ok(draft) => {
             let actor = user.actor.clone();
-            // The edit form shows the owner only to those who may assign.
-            if !actor.role.can_assign() && input.owner.trim().is_empty() {
-                draft.owner = OwnerChoice::Unspecified;
-            }
             state
                 .db(move |c| contacts::update(c, &actor, id, &draft, StatusSource::Manual))
                 .await

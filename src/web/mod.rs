@@ -1,5 +1,6 @@
 //! The HTML pages: actix handlers, one module per area, routes in one place.
 
+pub mod api;
 pub mod auth;
 pub mod contacts;
 pub mod pages;

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
 use chrono::{NaiveDateTime, Utc};
-use rand::distributions::{Alphanumeric, DistString};
 
 use crate::db::Pool;
 use crate::error::AppError;
@@ -67,7 +66,7 @@ impl SessionStore for DbSessionStore {
         ttl: &Duration,
     ) -> Result<SessionKey, SaveError> {
         let text = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
-        let key = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 64);
+        let key = crate::service::secret::random_token(64);
         let (stored, user, expires) = (key.clone(), user_of(&state), expiry(ttl));
         self.run(move |c| sessions::insert(c, &stored, &text, user, expires))
             .await

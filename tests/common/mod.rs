@@ -251,3 +251,22 @@ pub fn location(res: &Response) -> String {
         .map(|v| v.to_str().expect("ascii").to_string())
         .unwrap_or_default()
 }
+
+impl TestApp {
+    /// A new API token for the user with this e-mail (as `leadbook token new` makes).
+    pub fn token_for(&self, email: &str) -> String {
+        self.with_db(|c| {
+            let user = users::find_by_email(c, email).expect("user exists");
+            leadbook::service::tokens::create(c, &user, user.id, "test")
+                .expect("token")
+                .1
+        })
+    }
+
+    /// A request to `/api/v1{path}` with a bearer token.
+    pub fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        new_client()
+            .request(method, self.url(&format!("/api/v1{path}")))
+            .bearer_auth(token)
+    }
+}

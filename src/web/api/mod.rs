@@ -1,0 +1,179 @@
+//! JSON API v1 for chatbots and automations, over the same services as the
+//! pages. Errors are JSON with a stable `code`; authentication is a bearer
+//! token (no cookies, so no CSRF token).
+
+pub mod body;
+pub mod contacts;
+pub mod openapi;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::error::{AppError, FieldErrors};
+use crate::service::tokens;
+use crate::service::users::Actor;
+
+/// An `AppError` answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The error body: `{"error": {"code": …, "message": …, "fields": …}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code: bad_request, unauthorized, forbidden, not_found, duplicate,
+    /// conflict, payload_too_large, validation_failed, unavailable, internal.
+    pub code: String,
+    pub message: String,
+    /// Per-field messages, for validation_failed and duplicate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<FieldErrors>,
+    /// The contact that already holds a duplicate email, phone or identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<i32>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            AppError::Unauthorized | AppError::SignInRequired => StatusCode::UNAUTHORIZED,
+            other => other.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (code, fields, existing_id) = match &self.0 {
+            AppError::NotFound(_) => ("not_found", None, None),
+            AppError::Forbidden(_) | AppError::Csrf => ("forbidden", None, None),
+            AppError::BadRequest(_) => ("bad_request", None, None),
+            AppError::SignInRequired | AppError::Unauthorized => ("unauthorized", None, None),
+            AppError::Validation { fields, .. } => {
+                ("validation_failed", Some(fields.clone()), None)
+            }
+            AppError::Duplicate { field, existing_id } => {
+                let mut fields = FieldErrors::new();
+                fields.insert(
+                    field.to_string(),
+                    vec!["already belongs to another contact".into()],
+                );
+                ("duplicate", Some(fields), Some(*existing_id))
+            }
+            AppError::Conflict(_) => ("conflict", None, None),
+            AppError::PayloadTooLarge(_) => ("payload_too_large", None, None),
+            AppError::Unavailable(cause) | AppError::Internal(cause) => {
+                tracing::error!(%cause, "API request failed");
+                if matches!(self.0, AppError::Unavailable(_)) {
+                    ("unavailable", None, None)
+                } else {
+                    ("internal", None, None)
+                }
+            }
+        };
+        let message = match &self.0 {
+            AppError::SignInRequired | AppError::Unauthorized => {
+                "A valid API token is required: send `Authorization: Bearer <token>`.".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message,
+                fields,
+                existing_id,
+            },
+        };
+        HttpResponse::build(self.status_code()).json(body)
+    }
+}
+
+/// The user a valid bearer token acts for; anything else is a 401 before the
+/// handler runs. A revoked token or a disabled user is refused at once.
+pub struct ApiUser(pub Actor);
+
+impl FromRequest for ApiUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|t| t.trim().to_string());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError(AppError::internal("application state missing")))?;
+            let Some(token) = token.filter(|t| !t.is_empty()) else {
+                return Err(ApiError(AppError::Unauthorized));
+            };
+            match state.db(move |c| tokens::authenticate(c, &token)).await? {
+                Some(actor) => Ok(ApiUser(actor)),
+                None => Err(ApiError(AppError::Unauthorized)),
+            }
+        })
+    }
+}
+
+/// Declares every API route once: registered on the scope, and listed in
+/// `ROUTES` so a test can check that each is in the OpenAPI description.
+macro_rules! api_routes {
+    ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
+        /// Every route of the API: (method, path below `/api/v1`).
+        pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
+
+        fn register(scope: actix_web::Scope) -> actix_web::Scope {
+            scope $( .route($path, web::$method().to($handler)) )*
+        }
+    };
+}
+
+api_routes! {
+    get "/openapi.json" => openapi::serve,
+    get "/statuses" => contacts::statuses,
+    get "/contacts" => contacts::list,
+    post "/contacts" => contacts::create,
+    get "/contacts/{id}" => contacts::show,
+    patch "/contacts/{id}" => contacts::update,
+    delete "/contacts/{id}" => contacts::delete,
+    post "/contacts/{id}/status" => contacts::set_status,
+    get "/contacts/{id}/status_history" => contacts::status_history,
+}
+
+/// The `/api/v1` scope.
+pub fn scope() -> actix_web::Scope {
+    let scope = web::scope("/api/v1")
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|_, _| ApiError(AppError::not_found("This resource")).into()),
+        )
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(ApiError(AppError::not_found("This API route")))
+        }));
+    register(scope)
+}
