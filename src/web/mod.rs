@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod contacts;
 pub mod pages;
+pub mod profile;
 pub mod session_store;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::QueryConfig::default()
             .error_handler(|e, _| AppError::bad_request(e.to_string()).into()),
     )
+    .service(api::scope())
     .service(actix_files::Files::new(
         "/static",
         concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
@@ -76,6 +78,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(contacts::delete_form),
     )
     .route("/contacts/{id}/delete", web::post().to(contacts::delete))
+    .route("/profile", web::get().to(profile::show))
+    .route("/profile/tokens", web::post().to(profile::create_own))
+    .route("/tokens/{id}/revoke", web::post().to(profile::revoke))
+    .route("/settings/tokens", web::get().to(profile::all))
+    .route("/settings/tokens", web::post().to(profile::create_for))
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(AppError::not_found("This page"))
     }));
