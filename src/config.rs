@@ -46,9 +46,7 @@ impl Settings {
         let time_zone = chrono_tz::Tz::from_str(tz_name.trim())
             .map_err(|_| format!("TIME_ZONE `{tz_name}` is not a known time zone"))?;
         let public_url = lookup("PUBLIC_URL").filter(|v| !v.trim().is_empty());
-        let https = public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"));
+        let https = public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
         let cookie_secure = match lookup("COOKIE_SECURE") {
             Some(v) if !v.trim().is_empty() => parse_flag("COOKIE_SECURE", &v)?,
             _ => https,
@@ -88,10 +86,8 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, String> {
-        let map: std::collections::HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: std::collections::HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -112,10 +108,7 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         let err = settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
-        assert!(
-            err.contains("DATABASE_URL") && err.contains("mysql"),
-            "{err}"
-        );
+        assert!(err.contains("DATABASE_URL") && err.contains("mysql"), "{err}");
         let err = settings(&[("DATABASE_URL", "postgres:bad")]).unwrap_err();
         assert!(err.contains("DATABASE_URL"), "{err}");
         assert!(settings(&[("TIME_ZONE", "Mars/Base")])

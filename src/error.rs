@@ -31,16 +31,10 @@ pub enum AppError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{message}")]
-    Validation {
-        message: String,
-        fields: FieldErrors,
-    },
+    Validation { message: String, fields: FieldErrors },
     /// A unique attribute (email, phone, identifier) already belongs to another contact.
     #[error("This {field} already belongs to another contact.")]
-    Duplicate {
-        field: &'static str,
-        existing_id: i32,
-    },
+    Duplicate { field: &'static str, existing_id: i32 },
     #[error("{0}")]
     Conflict(String),
     #[error("The database is not available right now. Please try again in a moment.")]
@@ -117,11 +111,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::SignInRequired => {
-                return HttpResponse::SeeOther()
-                    .insert_header(("Location", "/login"))
-                    .finish()
-            }
+            Self::SignInRequired => return HttpResponse::SeeOther().insert_header(("Location", "/login")).finish(),
             Self::Internal(cause) | Self::Unavailable(cause) => {
                 tracing::error!(%cause, "request failed");
             }

@@ -33,11 +33,7 @@ impl Application {
     /// Connects, migrates, binds `settings.bind` (port 0 picks a free one) and
     /// builds the server without starting it.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool_size = if settings.database_url.is_sqlite() {
-            8
-        } else {
-            16
-        };
+        let pool_size = if settings.database_url.is_sqlite() { 8 } else { 16 };
         let pool = db::pool(&settings.database_url, pool_size).map_err(anyhow::Error::msg)?;
         let mut conn = pool.get()?;
         db::migrate(&mut conn).map_err(anyhow::Error::msg)?;
@@ -56,17 +52,17 @@ impl Application {
         let key = Key::derive_from(&key);
         let server = HttpServer::new(move || {
             let settings = &state.settings;
-            let sessions =
-                SessionMiddleware::builder(DbSessionStore::new(state.pool.clone()), key.clone())
-                    .cookie_name("leadbook_session".into())
-                    .cookie_http_only(true)
-                    .cookie_same_site(SameSite::Lax)
-                    .cookie_secure(settings.cookie_secure)
-                    .cookie_content_security(CookieContentSecurity::Private)
-                    .session_lifecycle(BrowserSession::default().state_ttl(
-                        actix_web::cookie::time::Duration::hours(settings.session_max_hours),
-                    ))
-                    .build();
+            let sessions = SessionMiddleware::builder(DbSessionStore::new(state.pool.clone()), key.clone())
+                .cookie_name("leadbook_session".into())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(settings.cookie_secure)
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(
+                    BrowserSession::default()
+                        .state_ttl(actix_web::cookie::time::Duration::hours(settings.session_max_hours)),
+                )
+                .build();
             App::new()
                 .app_data(aw::Data::new(state.clone()))
                 .wrap(sessions)

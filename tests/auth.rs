@@ -45,15 +45,8 @@ async fn fresh_install_sends_everyone_to_setup_then_setup_signs_in_the_admin() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::FORBIDDEN,
-        "no CSRF token, no setup"
-    );
-    assert_eq!(
-        app.with_db(|c| leadbook::service::users::team(c).unwrap().len()),
-        1
-    );
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "no CSRF token, no setup");
+    assert_eq!(app.with_db(|c| leadbook::service::users::team(c).unwrap().len()), 1);
 }
 
 #[actix_web::test]
@@ -89,11 +82,7 @@ async fn setup_form_errors_are_shown_beside_their_fields() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("Repeat password does not match"));
+    assert!(res.text().await.unwrap().contains("Repeat password does not match"));
     assert!(
         app.with_db(|c| leadbook::service::users::needs_setup(c).unwrap()),
         "nothing written"
@@ -108,10 +97,7 @@ async fn wrong_password_is_refused_with_a_clear_message() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(html.contains("E-mail or password is not correct."));
-    assert!(
-        html.contains("value=\"agent@example.com\""),
-        "typed e-mail kept"
-    );
+    assert!(html.contains("value=\"agent@example.com\""), "typed e-mail kept");
     let res = app.get("/contacts").await;
     assert_eq!(location(&res), "/login", "still signed out");
 
@@ -123,11 +109,7 @@ async fn wrong_password_is_refused_with_a_clear_message() {
     );
 
     let res = app.login("AGENT@example.com", PASSWORD).await;
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "e-mail is case-insensitive"
-    );
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "e-mail is case-insensitive");
 }
 
 #[actix_web::test]
@@ -153,9 +135,7 @@ async fn sign_in_gives_a_new_session_id_and_sign_out_ends_it_everywhere() {
     let stolen = signed_cookie.value().to_string();
 
     let (_, html) = app.page("/contacts").await;
-    let res = app
-        .post_raw("/logout", &[("csrf_token", &csrf_of(&html))])
-        .await;
+    let res = app.post_raw("/logout", &[("csrf_token", &csrf_of(&html))]).await;
     assert_eq!(location(&res), "/login");
 
     // The old cookie, replayed from elsewhere, no longer opens anything.
@@ -208,11 +188,7 @@ async fn sessions_live_in_the_database_and_are_shared_by_instances() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "the other instance knows the session"
-    );
+    assert_eq!(res.status(), StatusCode::OK, "the other instance knows the session");
 }
 
 #[actix_web::test]
@@ -223,10 +199,7 @@ async fn missing_or_wrong_csrf_token_is_refused_and_nothing_is_written() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("Reload the page"));
     let res = app
-        .post_raw(
-            "/contacts",
-            &[("csrf_token", "forged-token"), ("name", "Bad Token")],
-        )
+        .post_raw("/contacts", &[("csrf_token", "forged-token"), ("name", "Bad Token")])
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.contact_count(), 0);
@@ -244,10 +217,7 @@ async fn unknown_pages_and_ids_get_a_404_page_in_the_layout() {
     ] {
         let (status, html) = app.page(path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
-        assert!(
-            html.contains("404") && html.contains("leadbook"),
-            "{path}: {html}"
-        );
+        assert!(html.contains("404") && html.contains("leadbook"), "{path}: {html}");
     }
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
 }
@@ -258,16 +228,9 @@ async fn reading_pages_does_not_rewrite_the_session() {
     app.setup_admin().await;
     // The first page after setup shows (and so clears) the welcome flash.
     app.get("/contacts").await;
-    for path in [
-        "/contacts",
-        "/contacts/new",
-        "/contacts?sort=name&order=asc",
-    ] {
+    for path in ["/contacts", "/contacts/new", "/contacts?sort=name&order=asc"] {
         let res = app.get(path).await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert!(
-            res.headers().get("set-cookie").is_none(),
-            "{path} rewrote the session"
-        );
+        assert!(res.headers().get("set-cookie").is_none(), "{path} rewrote the session");
     }
 }

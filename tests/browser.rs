@@ -31,20 +31,14 @@ impl Drop for Driver {
 }
 
 fn start_driver() -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     let child = Command::new(&binary)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {binary} (apt-get install chromium chromium-driver): {e}")
-        });
+        .unwrap_or_else(|e| panic!("cannot start {binary} (apt-get install chromium chromium-driver): {e}"));
     Driver {
         child,
         port,
@@ -88,10 +82,7 @@ fn artifacts() -> PathBuf {
 }
 
 async fn fill(c: &Client, css: &str, text: &str) {
-    let field = c
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    let field = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
@@ -157,11 +148,7 @@ async fn setup_sign_in_add_find_and_move_a_contact() {
         found.contains("Siti Nurhaliza") && found.contains("+60198765432"),
         "{found}"
     );
-    std::fs::write(
-        artifacts().join("contacts-list.png"),
-        c.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    std::fs::write(artifacts().join("contacts-list.png"), c.screenshot().await.unwrap()).unwrap();
 
     // Change its status and see the history entry.
     click(&c, "table.contacts a.name").await;
@@ -175,19 +162,9 @@ async fn setup_sign_in_add_find_and_move_a_contact() {
     click(&c, "form[action$='/status'] button").await;
     assert_eq!(text_of(&c, ".flash").await, "Status set to Qualified");
     let history = text_of(&c, "ol.history li:first-child").await;
-    assert!(
-        history.contains("New") && history.contains("Qualified"),
-        "{history}"
-    );
-    assert!(
-        history.contains("Ada Admin") && history.contains("manual"),
-        "{history}"
-    );
-    std::fs::write(
-        artifacts().join("contact-details.png"),
-        c.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    assert!(history.contains("New") && history.contains("Qualified"), "{history}");
+    assert!(history.contains("Ada Admin") && history.contains("manual"), "{history}");
+    std::fs::write(artifacts().join("contact-details.png"), c.screenshot().await.unwrap()).unwrap();
 
     c.close().await.unwrap();
 }

@@ -36,10 +36,7 @@ fn a_bad_database_url_is_a_clear_error() {
         let out = leadbook(url, &["migrate"], None);
         assert!(!out.status.success(), "{url} accepted");
         let err = text(&out.stderr);
-        assert!(
-            err.contains("DATABASE_URL") && err.contains(names),
-            "{url}: {err}"
-        );
+        assert!(err.contains("DATABASE_URL") && err.contains(names), "{url}: {err}");
     }
 }
 
@@ -49,7 +46,7 @@ fn migrate_user_add_and_seed_work_on_a_fresh_database() {
     let out = leadbook(&url, &["migrate"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("applied 3 migration(s)"),
+        text(&out.stdout).contains("applied 4 migration(s)"),
         "{}",
         text(&out.stdout)
     );
@@ -118,11 +115,7 @@ fn migrate_user_add_and_seed_work_on_a_fresh_database() {
         token.starts_with("lb_") && !token.contains(' '),
         "the token alone on stdout: {token}"
     );
-    let out = leadbook(
-        &url,
-        &["token", "new", "--user", "nobody@example.com"],
-        None,
-    );
+    let out = leadbook(&url, &["token", "new", "--user", "nobody@example.com"], None);
     assert!(!out.status.success() && text(&out.stderr).contains("nobody@example.com"));
 
     let out = leadbook(&url, &["seed", "--contacts", "2500"], None);
@@ -130,21 +123,13 @@ fn migrate_user_add_and_seed_work_on_a_fresh_database() {
 
     let db = leadbook::db::DatabaseUrl::parse(&url).unwrap();
     let mut conn = leadbook::db::establish(&db).unwrap();
-    let lead = users::authenticate(&mut conn, "lead@example.com", PASSWORD)
-        .expect("the added user signs in");
+    let lead = users::authenticate(&mut conn, "lead@example.com", PASSWORD).expect("the added user signs in");
     assert_eq!(lead.role, users::Role::Lead);
     let total: i64 = contacts::table.count().get_result(&mut conn).unwrap();
     assert_eq!(total, 2500);
     let history: i64 = status_history::table.count().get_result(&mut conn).unwrap();
-    assert_eq!(
-        history, 2500,
-        "every seeded contact's creation is in its history"
-    );
-    let counted: i64 = listing::status_counts(&mut conn)
-        .unwrap()
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
+    assert_eq!(history, 2500, "every seeded contact's creation is in its history");
+    let counted: i64 = listing::status_counts(&mut conn).unwrap().iter().map(|(_, n)| n).sum();
     assert_eq!(counted, 2500, "the kept counts agree with the table");
     let distinct_phones: i64 = contacts::table
         .filter(contacts::phone.is_not_null())

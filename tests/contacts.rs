@@ -56,12 +56,7 @@ fn list_url(pairs: &[(&str, &str)]) -> String {
 /// Like a browser: GETs `page`, fills in the form that posts to `action` with
 /// its current values (selected options, checked boxes, hidden CSRF token),
 /// changes `changes`, and submits it.
-async fn submit_like_browser(
-    app: &TestApp,
-    page: &str,
-    action: &str,
-    changes: &[(&str, &str)],
-) -> Response {
+async fn submit_like_browser(app: &TestApp, page: &str, action: &str, changes: &[(&str, &str)]) -> Response {
     let (status, html) = app.page(page).await;
     assert_eq!(status, StatusCode::OK, "GET {page}");
     let mut fields = form_fields(&html, action);
@@ -94,12 +89,7 @@ fn history_len(app: &TestApp, id: i32) -> i64 {
 }
 
 fn all_contacts(app: &TestApp) -> Vec<Contact> {
-    app.with_db(|c| {
-        contacts::table
-            .select(Contact::as_select())
-            .load(c)
-            .expect("contacts")
-    })
+    app.with_db(|c| contacts::table.select(Contact::as_select()).load(c).expect("contacts"))
 }
 
 fn named(name: &str) -> ContactInput {
@@ -157,10 +147,7 @@ fn text_of(el: ElementRef) -> String {
 }
 
 fn texts(html: &str, css: &str) -> Vec<String> {
-    Html::parse_document(html)
-        .select(&sel(css))
-        .map(text_of)
-        .collect()
+    Html::parse_document(html).select(&sel(css)).map(text_of).collect()
 }
 
 fn first_text(html: &str, css: &str) -> Option<String> {
@@ -269,11 +256,7 @@ fn shown_owner(html: &str) -> String {
     let doc = Html::parse_document(html);
     match doc.select(&sel("select#f-owner")).next() {
         Some(select) => chosen_option(select).map(text_of).unwrap_or_default(),
-        None => doc
-            .select(&sel("h2 + p"))
-            .next()
-            .map(text_of)
-            .expect("owner paragraph"),
+        None => doc.select(&sel("h2 + p")).next().map(text_of).expect("owner paragraph"),
     }
 }
 
@@ -323,11 +306,7 @@ async fn list_page(app: &TestApp, path: &str) -> String {
 
 /// Names found by a search, in name order.
 async fn found(app: &TestApp, q: &str) -> Vec<String> {
-    let html = list_page(
-        app,
-        &list_url(&[("q", q), ("sort", "name"), ("order", "asc")]),
-    )
-    .await;
+    let html = list_page(app, &list_url(&[("q", q), ("sort", "name"), ("order", "asc")])).await;
     listed_names(&html)
 }
 
@@ -371,27 +350,17 @@ fn expected_order(all: &[Contact], sort: Sort, asc: bool) -> Vec<i32> {
 /// the start; returns the IDs of each page read, both ways in list order.
 async fn walk_pages(app: &TestApp, first: &str) -> (Vec<Vec<i32>>, Vec<Vec<i32>>) {
     let mut html = list_page(app, first).await;
-    assert_eq!(
-        pager(&html, "prev"),
-        None,
-        "the first page has no Previous link"
-    );
+    assert_eq!(pager(&html, "prev"), None, "the first page has no Previous link");
     let mut forward = vec![listed_ids(&html)];
     while let Some(next) = pager(&html, "next") {
-        assert!(
-            next.contains("cursor="),
-            "Next link {next} carries a cursor"
-        );
+        assert!(next.contains("cursor="), "Next link {next} carries a cursor");
         html = list_page(app, &next).await;
         forward.push(listed_ids(&html));
         assert!(forward.len() <= 10, "Next links never end");
     }
     let mut backward = vec![listed_ids(&html)];
     while let Some(prev) = pager(&html, "prev") {
-        assert!(
-            prev.contains("cursor="),
-            "Previous link {prev} carries a cursor"
-        );
+        assert!(prev.contains("cursor="), "Previous link {prev} carries a cursor");
         html = list_page(app, &prev).await;
         backward.push(listed_ids(&html));
         assert!(backward.len() <= 10, "Previous links never end");
@@ -413,11 +382,7 @@ async fn assert_paging(app: &TestApp, query: &str, expected: &[i32]) {
             .collect();
         repeated.sort();
         repeated.dedup();
-        let missing: Vec<i32> = expected
-            .iter()
-            .filter(|id| !seen.contains(id))
-            .copied()
-            .collect();
+        let missing: Vec<i32> = expected.iter().filter(|id| !seen.contains(id)).copied().collect();
         assert!(
             repeated.is_empty() && missing.is_empty(),
             "{query}: following {way} links shows contacts {repeated:?} more than once \
@@ -427,10 +392,7 @@ async fn assert_paging(app: &TestApp, query: &str, expected: &[i32]) {
     }
     let sizes: Vec<usize> = forward.iter().map(Vec::len).collect();
     assert_eq!(sizes, [50, 50, 20], "{query}: pages of 50");
-    assert_eq!(
-        backward, forward,
-        "{query}: Previous leads back through the same pages"
-    );
+    assert_eq!(backward, forward, "{query}: Previous leads back through the same pages");
 }
 
 // ================================================================ creating
@@ -460,18 +422,12 @@ async fn an_agent_creates_a_contact_that_is_normalised_recorded_and_theirs() {
     let (status, html) = agent.page(&location(&res)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(flash(&html).as_deref(), Some("Contact created"));
-    assert!(first_text(&html, "h1")
-        .unwrap()
-        .starts_with("Aisyah binti Ahmad New"));
+    assert!(first_text(&html, "h1").unwrap().starts_with("Aisyah binti Ahmad New"));
     assert_eq!(detail(&html, "E-mail"), "aisyah.ahmad@example.com");
     assert_eq!(detail(&html, "Phone"), "+60123456789");
     assert_eq!(detail(&html, "Company"), "Kedai Runcit Aisyah");
     assert_eq!(detail(&html, "Country"), "MY");
-    assert_eq!(
-        shown_owner(&html),
-        "Agnes Agent",
-        "the agent owns what they add"
-    );
+    assert_eq!(shown_owner(&html), "Agnes Agent", "the agent owns what they add");
     let history = history_lines(&html);
     assert_eq!(history.len(), 1, "{history:?}");
     assert!(
@@ -497,8 +453,7 @@ async fn contacts_created_by_a_lead_or_an_admin_start_unassigned() {
         (&app, "From the Admin", "Ada Admin"),
         (&lead, "From the Lead", "Lee Lead"),
     ] {
-        let res =
-            submit_like_browser(client, "/contacts/new", "/contacts", &[("name", name)]).await;
+        let res = submit_like_browser(client, "/contacts/new", "/contacts", &[("name", name)]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{who}");
         let id = id_from(&res);
         assert_eq!(stored(&app, id).unwrap().owner_id, None, "{who}'s contact");
@@ -512,9 +467,7 @@ async fn contacts_created_by_a_lead_or_an_admin_start_unassigned() {
 #[actix_web::test]
 async fn a_contact_can_be_created_with_a_status_given_by_name() {
     let app = app_as_admin().await;
-    let id = app
-        .contact_id(&[("name", "Ravi"), ("status", "Negotiating")])
-        .await;
+    let id = app.contact_id(&[("name", "Ravi"), ("status", "Negotiating")]).await;
     let (_, html) = app.page(&format!("/contacts/{id}")).await;
     assert_eq!(shown_status(&html), "Negotiating");
     assert!(history_lines(&html)[0].starts_with("Created as Negotiating by Ada Admin · manual"));
@@ -532,11 +485,7 @@ async fn a_blank_name_is_refused_and_nothing_is_written() {
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
         let html = body(res).await;
         assert_eq!(error_beside(&html, "name"), "Name is required.");
-        assert_eq!(
-            field_value(&html, "email"),
-            "blank@example.com",
-            "typed e-mail kept"
-        );
+        assert_eq!(field_value(&html, "email"), "blank@example.com", "typed e-mail kept");
     }
     assert_eq!(app.contact_count(), 0);
 }
@@ -565,15 +514,10 @@ async fn a_name_of_256_characters_is_refused_but_255_are_accepted() {
 async fn an_invalid_email_is_refused_beside_its_field() {
     let app = app_as_admin().await;
     for email in ["not-an-email", "chong@@example", "chong@"] {
-        let res = app
-            .create_contact(&[("name", "Chong Wei"), ("email", email)])
-            .await;
+        let res = app.create_contact(&[("name", "Chong Wei"), ("email", email)]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{email}");
         let html = body(res).await;
-        assert_eq!(
-            error_beside(&html, "email"),
-            "E-mail is not a valid address."
-        );
+        assert_eq!(error_beside(&html, "email"), "E-mail is not a valid address.");
         assert_eq!(field_value(&html, "name"), "Chong Wei", "typed name kept");
         assert_eq!(field_value(&html, "email"), email, "typed e-mail kept");
     }
@@ -584,15 +528,10 @@ async fn an_invalid_email_is_refused_beside_its_field() {
 async fn an_invalid_phone_is_refused_beside_its_field() {
     let app = app_as_admin().await;
     for phone in ["call me", "12", "012-345"] {
-        let res = app
-            .create_contact(&[("name", "Chong Wei"), ("phone", phone)])
-            .await;
+        let res = app.create_contact(&[("name", "Chong Wei"), ("phone", phone)]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{phone}");
         let html = body(res).await;
-        assert_eq!(
-            error_beside(&html, "phone"),
-            "Phone is not a valid phone number."
-        );
+        assert_eq!(error_beside(&html, "phone"), "Phone is not a valid phone number.");
         assert_eq!(field_value(&html, "phone"), phone, "typed phone kept");
     }
     assert_eq!(app.contact_count(), 0);
@@ -604,27 +543,13 @@ async fn a_duplicate_email_in_any_case_is_refused_with_a_link_to_the_existing_co
     let first = app
         .contact_id(&[("name", "Wei Ming"), ("email", "weiming@example.com")])
         .await;
-    for email in [
-        "weiming@example.com",
-        "WeiMing@Example.com",
-        " WEIMING@EXAMPLE.COM ",
-    ] {
-        let res = app
-            .create_contact(&[("name", "Wei Ming Tan"), ("email", email)])
-            .await;
+    for email in ["weiming@example.com", "WeiMing@Example.com", " WEIMING@EXAMPLE.COM "] {
+        let res = app.create_contact(&[("name", "Wei Ming Tan"), ("email", email)]).await;
         assert_eq!(res.status(), StatusCode::CONFLICT, "{email}");
         let html = body(res).await;
-        assert_eq!(
-            duplicate_link(&html),
-            Some(format!("/contacts/{first}")),
-            "{email}"
-        );
+        assert_eq!(duplicate_link(&html), Some(format!("/contacts/{first}")), "{email}");
         assert!(error_beside(&html, "email").contains("already belongs to another contact"));
-        assert_eq!(
-            field_value(&html, "name"),
-            "Wei Ming Tan",
-            "typed name kept"
-        );
+        assert_eq!(field_value(&html, "name"), "Wei Ming Tan", "typed name kept");
     }
     assert_eq!(app.contact_count(), 1);
 }
@@ -632,25 +557,14 @@ async fn a_duplicate_email_in_any_case_is_refused_with_a_link_to_the_existing_co
 #[actix_web::test]
 async fn a_duplicate_phone_in_another_format_is_refused_with_a_link_to_the_existing_contact() {
     let app = app_as_admin().await;
-    let first = app
-        .contact_id(&[("name", "Siti"), ("phone", "012-345 6789")])
-        .await;
-    for phone in [
-        "+60 12-345 6789",
-        "60123456789",
-        "+60123456789",
-        "(012) 3456789",
-    ] {
+    let first = app.contact_id(&[("name", "Siti"), ("phone", "012-345 6789")]).await;
+    for phone in ["+60 12-345 6789", "60123456789", "+60123456789", "(012) 3456789"] {
         let res = app
             .create_contact(&[("name", "Siti Nurhaliza"), ("phone", phone)])
             .await;
         assert_eq!(res.status(), StatusCode::CONFLICT, "{phone}");
         let html = body(res).await;
-        assert_eq!(
-            duplicate_link(&html),
-            Some(format!("/contacts/{first}")),
-            "{phone}"
-        );
+        assert_eq!(duplicate_link(&html), Some(format!("/contacts/{first}")), "{phone}");
         assert!(error_beside(&html, "phone").contains("already belongs to another contact"));
         assert_eq!(field_value(&html, "phone"), phone, "typed phone kept");
     }
@@ -665,15 +579,10 @@ async fn an_unknown_status_is_refused_on_create() {
         ("0", "Status 0 is not a status ID (use 1 to 7)."),
         ("Closed", "Status \"Closed\" is not a status"),
     ] {
-        let res = app
-            .create_contact(&[("name", "Tan"), ("status", status)])
-            .await;
+        let res = app.create_contact(&[("name", "Tan"), ("status", status)]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{status}");
         let html = body(res).await;
-        assert!(
-            error_beside(&html, "status").starts_with(message),
-            "{status}: {html}"
-        );
+        assert!(error_beside(&html, "status").starts_with(message), "{status}: {html}");
         assert_eq!(field_value(&html, "name"), "Tan");
     }
     assert_eq!(app.contact_count(), 0);
@@ -719,12 +628,7 @@ async fn forms_without_this_sessions_csrf_token_are_refused_and_change_nothing()
         (&delete_path, &[]),
     ];
     for (path, fields) in cases {
-        for token in [
-            None,
-            Some(""),
-            Some("wrong-token"),
-            Some(someone_elses.as_str()),
-        ] {
+        for token in [None, Some(""), Some("wrong-token"), Some(someone_elses.as_str())] {
             let mut form: Vec<(&str, &str)> = fields.to_vec();
             if let Some(token) = token {
                 form.push(("csrf_token", token));
@@ -776,10 +680,7 @@ async fn agents_cannot_assign_contacts() {
     let show = format!("/contacts/{id}");
 
     let (_, html) = agent.page(&show).await;
-    assert!(
-        !html.contains(&format!("action=\"{show}/owner\"")),
-        "no assign form"
-    );
+    assert!(!html.contains(&format!("action=\"{show}/owner\"")), "no assign form");
     let me = agnes.id.to_string();
     let res = agent
         .submit(&show, &format!("{show}/owner"), &[("owner", me.as_str())])
@@ -849,9 +750,7 @@ async fn a_script_in_a_name_is_shown_as_text_on_every_page() {
         assert_eq!(status, StatusCode::OK, "{path}");
         pages.push((path, html));
     }
-    let res = app
-        .create_contact(&[("name", SCRIPT), ("email", "not-an-email")])
-        .await;
+    let res = app.create_contact(&[("name", SCRIPT), ("email", "not-an-email")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     pages.push(("the new form with errors".into(), body(res).await));
     let res = app
@@ -872,10 +771,7 @@ async fn a_script_in_a_name_is_shown_as_text_on_every_page() {
 
     for (what, html) in pages {
         assert!(!html.contains(SCRIPT), "{what} holds the raw script tag");
-        assert!(
-            html.contains(SCRIPT_ESCAPED),
-            "{what} shows the text escaped"
-        );
+        assert!(html.contains(SCRIPT_ESCAPED), "{what} shows the text escaped");
     }
 }
 
@@ -897,9 +793,7 @@ async fn status_changes_by_name_or_id_are_recorded_with_who_and_how() {
     assert_eq!(flash(&html).as_deref(), Some("Status set to Qualified"));
     assert_eq!(shown_status(&html), "Qualified");
 
-    let res = app
-        .submit(&show, &format!("{show}/status"), &[("status", "6")])
-        .await;
+    let res = app.submit(&show, &format!("{show}/status"), &[("status", "6")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let (_, html) = app.page(&show).await;
     assert_eq!(shown_status(&html), "Won");
@@ -910,10 +804,7 @@ async fn status_changes_by_name_or_id_are_recorded_with_who_and_how() {
         "New → Qualified by Lee Lead · manual",
         "Created as New by Lee Lead · manual",
     ]) {
-        assert!(
-            line.starts_with(start),
-            "{line:?} should start with {start:?}"
-        );
+        assert!(line.starts_with(start), "{line:?} should start with {start:?}");
     }
 
     let entries = app.with_db(|c| service::history(c, id)).unwrap();
@@ -925,12 +816,7 @@ async fn status_changes_by_name_or_id_are_recorded_with_who_and_how() {
             second.source.as_str(),
             second.user_id
         ),
-        (
-            Some(LeadStatus::New),
-            LeadStatus::Qualified,
-            "manual",
-            Some(lee.id)
-        )
+        (Some(LeadStatus::New), LeadStatus::Qualified, "manual", Some(lee.id))
     );
 }
 
@@ -959,8 +845,7 @@ async fn the_status_counts_on_the_list_follow_every_change() {
     let a = app.contact_id(&[("name", "Aisyah")]).await;
     let b = app.contact_id(&[("name", "Bala")]).await;
     app.contact_id(&[("name", "Chong")]).await;
-    let counts =
-        |html: &str| ["All", "New", "Qualified", "Won"].map(|label| status_count(html, label));
+    let counts = |html: &str| ["All", "New", "Qualified", "Won"].map(|label| status_count(html, label));
     assert_eq!(counts(&list_page(&app, "/contacts").await), [3, 3, 0, 0]);
 
     let app_ref = &app;
@@ -1026,9 +911,7 @@ async fn editing_a_contact_saves_every_field() {
 
     let (_, html) = app.page(&show).await;
     assert_eq!(flash(&html).as_deref(), Some("Contact saved"));
-    assert!(first_text(&html, "h1")
-        .unwrap()
-        .starts_with("Gopal Krishnan"));
+    assert!(first_text(&html, "h1").unwrap().starts_with("Gopal Krishnan"));
     assert_eq!(shown_status(&html), "Negotiating");
     for (label, value) in [
         ("E-mail", "gopal.k@example.com"),
@@ -1061,9 +944,7 @@ async fn an_email_that_belongs_to_another_contact_is_refused_on_edit() {
     let a = app
         .contact_id(&[("name", "Aisyah"), ("email", "aisyah@example.com")])
         .await;
-    let b = app
-        .contact_id(&[("name", "Bala"), ("email", "bala@example.com")])
-        .await;
+    let b = app.contact_id(&[("name", "Bala"), ("email", "bala@example.com")]).await;
     let show = format!("/contacts/{b}");
     let res = submit_like_browser(
         &app,
@@ -1075,11 +956,7 @@ async fn an_email_that_belongs_to_another_contact_is_refused_on_edit() {
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let html = body(res).await;
     assert_eq!(duplicate_link(&html), Some(format!("/contacts/{a}")));
-    assert_eq!(
-        field_value(&html, "name"),
-        "Bala Murugan",
-        "typed name kept"
-    );
+    assert_eq!(field_value(&html, "name"), "Bala Murugan", "typed name kept");
     assert_eq!(
         attr(&html, "form.grid", "action"),
         Some(show.clone()),
@@ -1094,9 +971,7 @@ async fn an_email_that_belongs_to_another_contact_is_refused_on_edit() {
 #[actix_web::test]
 async fn an_edit_with_errors_keeps_what_was_typed_and_saves_nothing() {
     let app = app_as_admin().await;
-    let id = app
-        .contact_id(&[("name", "Hana"), ("email", "hana@example.com")])
-        .await;
+    let id = app.contact_id(&[("name", "Hana"), ("email", "hana@example.com")]).await;
     let show = format!("/contacts/{id}");
     let res = submit_like_browser(
         &app,
@@ -1112,10 +987,7 @@ async fn an_edit_with_errors_keeps_what_was_typed_and_saves_nothing() {
     .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = body(res).await;
-    assert_eq!(
-        error_beside(&html, "email"),
-        "E-mail is not a valid address."
-    );
+    assert_eq!(error_beside(&html, "email"), "E-mail is not a valid address.");
     assert_eq!(field_value(&html, "name"), "Hana Yusof");
     assert_eq!(field_value(&html, "email"), "hana at example");
     assert_eq!(field_value(&html, "city"), "Melaka");
@@ -1124,11 +996,7 @@ async fn an_edit_with_errors_keeps_what_was_typed_and_saves_nothing() {
 
     let contact = stored(&app, id).unwrap();
     assert_eq!(
-        (
-            contact.name.as_str(),
-            contact.city.as_deref(),
-            contact.status()
-        ),
+        (contact.name.as_str(), contact.city.as_deref(), contact.status()),
         ("Hana", None, LeadStatus::New)
     );
     assert_eq!(history_len(&app, id), 1);
@@ -1149,13 +1017,7 @@ async fn an_agent_edits_their_own_contact_and_keeps_it() {
         "agents do not pick owners here"
     );
 
-    let res = submit_like_browser(
-        &agent,
-        &format!("{show}/edit"),
-        &show,
-        &[("company", "Indah Batik")],
-    )
-    .await;
+    let res = submit_like_browser(&agent, &format!("{show}/edit"), &show, &[("company", "Indah Batik")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let contact = stored(&app, id).unwrap();
     assert_eq!(contact.company.as_deref(), Some("Indah Batik"));
@@ -1174,13 +1036,7 @@ async fn a_lead_assigns_a_contact_to_an_agent_and_back_to_nobody() {
     assert!(listed_ids(&list_page(&agent, "/contacts").await).is_empty());
 
     let agent_id = agnes.id.to_string();
-    let res = submit_like_browser(
-        &lead,
-        &show,
-        &format!("{show}/owner"),
-        &[("owner", agent_id.as_str())],
-    )
-    .await;
+    let res = submit_like_browser(&lead, &show, &format!("{show}/owner"), &[("owner", agent_id.as_str())]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), show);
     let (_, html) = lead.page(&show).await;
@@ -1205,15 +1061,11 @@ async fn assigning_to_someone_outside_the_team_is_refused_and_the_owner_stays() 
     let app = app_as_admin().await;
     let (agnes, _) = member(&app, "agnes@example.com", "Agnes Agent", Role::Agent).await;
     let agent_id = agnes.id.to_string();
-    let id = app
-        .contact_id(&[("name", "Kumar"), ("owner", agent_id.as_str())])
-        .await;
+    let id = app.contact_id(&[("name", "Kumar"), ("owner", agent_id.as_str())]).await;
     let show = format!("/contacts/{id}");
     let unknown = (agnes.id + 1000).to_string();
     for owner in [unknown.as_str(), "boss", "-1"] {
-        let res = app
-            .submit(&show, &format!("{show}/owner"), &[("owner", owner)])
-            .await;
+        let res = app.submit(&show, &format!("{show}/owner"), &[("owner", owner)]).await;
         assert!(res.status().is_client_error(), "{owner}: {}", res.status());
         let html = body(res).await;
         assert!(
@@ -1231,14 +1083,9 @@ async fn a_lead_deletes_a_contact_from_its_confirmation_page() {
     let app = app_as_admin().await;
     let (_, lead) = member(&app, "lee@example.com", "Lee Lead", Role::Lead).await;
     let keep = lead.contact_id(&[("name", "Keep Me")]).await;
-    let gone = lead
-        .contact_id(&[("name", "Lim Gone"), ("status", "qualified")])
-        .await;
+    let gone = lead.contact_id(&[("name", "Lim Gone"), ("status", "qualified")]).await;
     let list = list_page(&lead, "/contacts").await;
-    assert_eq!(
-        [status_count(&list, "All"), status_count(&list, "Qualified")],
-        [2, 1]
-    );
+    assert_eq!([status_count(&list, "All"), status_count(&list, "Qualified")], [2, 1]);
 
     let show = format!("/contacts/{gone}");
     let delete = format!("{show}/delete");
@@ -1258,10 +1105,7 @@ async fn a_lead_deletes_a_contact_from_its_confirmation_page() {
     let list = list_page(&lead, "/contacts").await;
     assert_eq!(flash(&list).as_deref(), Some("Contact deleted"));
     assert_eq!(listed_ids(&list), [keep]);
-    assert_eq!(
-        [status_count(&list, "All"), status_count(&list, "Qualified")],
-        [1, 0]
-    );
+    assert_eq!([status_count(&list, "All"), status_count(&list, "Qualified")], [1, 0]);
     assert_eq!(lead.page(&show).await.0, StatusCode::NOT_FOUND);
     assert!(stored(&app, gone).is_none());
     assert_eq!(history_len(&app, gone), 0, "its history went with it");
@@ -1276,29 +1120,17 @@ async fn search_finds_a_name_fragment_in_any_case() {
     add_contacts(
         &app,
         &lead,
-        &[
-            named("Ali bin Abu"),
-            named("Nur Aliya"),
-            named("Bala Murugan"),
-        ],
+        &[named("Ali bin Abu"), named("Nur Aliya"), named("Bala Murugan")],
     );
     for q in ["ali", "ALI", "aLi"] {
-        assert_eq!(
-            found(&app, q).await,
-            names(&["Ali bin Abu", "Nur Aliya"]),
-            "{q}"
-        );
+        assert_eq!(found(&app, q).await, names(&["Ali bin Abu", "Nur Aliya"]), "{q}");
     }
     assert_eq!(found(&app, "BIN AB").await, names(&["Ali bin Abu"]));
     assert_eq!(found(&app, "  murUGAN ").await, names(&["Bala Murugan"]));
     assert!(found(&app, "zainal").await.is_empty());
     let html = list_page(&app, &list_url(&[("q", "zainal")])).await;
     assert!(html.contains("No contacts match these filters."));
-    assert_eq!(
-        field_value(&html, "q"),
-        "zainal",
-        "the search stays in its box"
-    );
+    assert_eq!(field_value(&html, "q"), "zainal", "the search stays in its box");
 }
 
 #[actix_web::test]
@@ -1457,11 +1289,7 @@ async fn the_list_filters_by_owner() {
     add_contacts(
         &app,
         &lee,
-        &[
-            owned_by("Agent's", &agnes),
-            owned_by("Lead's", &lee),
-            named("Nobody's"),
-        ],
+        &[owned_by("Agent's", &agnes), owned_by("Lead's", &lee), named("Nobody's")],
     );
     let listed = |owner: String| {
         let lead = &lead;
@@ -1482,15 +1310,9 @@ async fn the_list_filters_by_owner() {
     );
     assert_eq!(listed("all".into()).await, (everyone, "all".into()));
     assert_eq!(listed("me".into()).await, (names(&["Lead's"]), "me".into()));
-    assert_eq!(
-        listed("none".into()).await,
-        (names(&["Nobody's"]), "none".into())
-    );
+    assert_eq!(listed("none".into()).await, (names(&["Nobody's"]), "none".into()));
     let agent_id = agnes.id.to_string();
-    assert_eq!(
-        listed(agent_id.clone()).await,
-        (names(&["Agent's"]), agent_id)
-    );
+    assert_eq!(listed(agent_id.clone()).await, (names(&["Agent's"]), agent_id));
 }
 
 #[actix_web::test]
@@ -1529,11 +1351,7 @@ async fn the_list_sorts_by_name_and_by_status_both_ways() {
     add_contacts(
         &app,
         &lead,
-        &[
-            with("Chong", "won"),
-            with("Aisyah", "reach"),
-            with("Bala", "new"),
-        ],
+        &[with("Chong", "won"), with("Aisyah", "reach"), with("Bala", "new")],
     );
     for (sort, order, want) in [
         ("name", "asc", ["Aisyah", "Bala", "Chong"]),
@@ -1542,11 +1360,7 @@ async fn the_list_sorts_by_name_and_by_status_both_ways() {
         ("status", "desc", ["Chong", "Aisyah", "Bala"]),
     ] {
         let html = list_page(&app, &list_url(&[("sort", sort), ("order", order)])).await;
-        assert_eq!(
-            listed_names(&html),
-            names(&want),
-            "sort={sort}&order={order}"
-        );
+        assert_eq!(listed_names(&html), names(&want), "sort={sort}&order={order}");
     }
 }
 
@@ -1557,12 +1371,7 @@ async fn contacts_without_activity_come_last_in_both_activity_orders() {
     let ids = add_contacts(
         &app,
         &lead,
-        &[
-            named("Quiet One"),
-            named("Recent"),
-            named("Quiet Two"),
-            named("Older"),
-        ],
+        &[named("Quiet One"), named("Recent"), named("Quiet Two"), named("Older")],
     );
     let now = Utc::now().naive_utc();
     set_activity(&app, ids[1], Some(now - Duration::hours(1)));
@@ -1573,18 +1382,11 @@ async fn contacts_without_activity_come_last_in_both_activity_orders() {
             list_url(&[("sort", "activity"), ("order", "desc")]),
             ["Recent", "Older"],
         ),
-        (
-            list_url(&[("sort", "activity"), ("order", "asc")]),
-            ["Older", "Recent"],
-        ),
+        (list_url(&[("sort", "activity"), ("order", "asc")]), ["Older", "Recent"]),
     ] {
         let listed = listed_names(&list_page(&app, &query).await);
         assert_eq!(listed.len(), 4, "{query}");
-        assert_eq!(
-            listed[..2],
-            names(&active),
-            "{query}: active contacts first, in order"
-        );
+        assert_eq!(listed[..2], names(&active), "{query}: active contacts first, in order");
         let mut quiet = listed[2..].to_vec();
         quiet.sort();
         assert_eq!(
@@ -1606,18 +1408,8 @@ async fn paging_by_name_shows_every_contact_once_both_ways() {
         .collect();
     add_contacts(&app, &lead, &inputs);
     let all = all_contacts(&app);
-    assert_paging(
-        &app,
-        "sort=name&order=asc",
-        &expected_order(&all, Sort::Name, true),
-    )
-    .await;
-    assert_paging(
-        &app,
-        "sort=name&order=desc",
-        &expected_order(&all, Sort::Name, false),
-    )
-    .await;
+    assert_paging(&app, "sort=name&order=asc", &expected_order(&all, Sort::Name, true)).await;
+    assert_paging(&app, "sort=name&order=desc", &expected_order(&all, Sort::Name, false)).await;
 }
 
 #[actix_web::test]
@@ -1632,12 +1424,7 @@ async fn paging_by_status_shows_every_contact_once_both_ways() {
         .collect();
     add_contacts(&app, &lead, &inputs);
     let all = all_contacts(&app);
-    assert_paging(
-        &app,
-        "sort=status&order=asc",
-        &expected_order(&all, Sort::Status, true),
-    )
-    .await;
+    assert_paging(&app, "sort=status&order=asc", &expected_order(&all, Sort::Status, true)).await;
     assert_paging(
         &app,
         "sort=status&order=desc",
@@ -1728,39 +1515,24 @@ async fn bad_list_queries_answer_400_with_a_clear_message() {
     let name_cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("f1:tAli");
     let long_search = "a".repeat(201);
     for (query, message) in [
-        (
-            list_url(&[("status", "9")]),
-            "9 is not a status ID (use 1 to 7)",
-        ),
+        (list_url(&[("status", "9")]), "9 is not a status ID (use 1 to 7)"),
         (list_url(&[("status", "Closed")]), "is not a status"),
         (list_url(&[("sort", "password_hash")]), "cannot sort by"),
-        (
-            list_url(&[("order", "sideways")]),
-            "order must be asc or desc",
-        ),
+        (list_url(&[("order", "sideways")]), "order must be asc or desc"),
         (
             list_url(&[("owner", "boss")]),
             "owner must be a user ID, me, none or all",
         ),
-        (
-            list_url(&[("cursor", "garbage")]),
-            "the page link is not valid",
-        ),
+        (list_url(&[("cursor", "garbage")]), "the page link is not valid"),
         (
             list_url(&[("sort", "status"), ("cursor", name_cursor.as_str())]),
             "the page link is out of date",
         ),
-        (
-            list_url(&[("q", long_search.as_str())]),
-            "the search is too long",
-        ),
+        (list_url(&[("q", long_search.as_str())]), "the search is too long"),
     ] {
         let (status, html) = app.page(&query).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
         assert!(html.contains(message), "{query}: {html}");
-        assert!(
-            html.contains("Back to contacts"),
-            "{query}: the error page leads back"
-        );
+        assert!(html.contains("Back to contacts"), "{query}: the error page leads back");
     }
 }

@@ -5,9 +5,7 @@ use std::fs;
 use std::path::Path;
 
 fn migrations(backend: &str) -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
     fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -29,9 +27,7 @@ fn created_objects(backend: &str, migration: &str) -> BTreeSet<String> {
             let rest: Vec<&str> = words[i + 1..].iter().take(3).copied().collect();
             let (kind, name) = match rest.as_slice() {
                 ["UNIQUE", "INDEX", name, ..] => ("index", name),
-                ["INDEX", name, ..] | ["TABLE", name, ..] | ["TRIGGER", name, ..] => {
-                    (rest[0], name)
-                }
+                ["INDEX", name, ..] | ["TABLE", name, ..] | ["TRIGGER", name, ..] => (rest[0], name),
                 _ => continue,
             };
             // Triggers differ in shape between the backends, and substring
@@ -39,11 +35,7 @@ fn created_objects(backend: &str, migration: &str) -> BTreeSet<String> {
             if kind.eq_ignore_ascii_case("TRIGGER") || name.contains("_search") {
                 continue;
             }
-            names.insert(format!(
-                "{} {}",
-                kind.to_lowercase(),
-                name.trim_matches('(')
-            ));
+            names.insert(format!("{} {}", kind.to_lowercase(), name.trim_matches('(')));
         }
     }
     names

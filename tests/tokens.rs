@@ -16,11 +16,7 @@ fn secret_in(html: &str) -> Option<String> {
 }
 
 async fn api_status(app: &TestApp, token: &str) -> StatusCode {
-    app.api(Method::GET, "/statuses", token)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    app.api(Method::GET, "/statuses", token).send().await.unwrap().status()
 }
 
 #[actix_web::test]
@@ -37,12 +33,7 @@ async fn a_user_creates_a_token_sees_it_once_uses_it_and_revokes_it() {
     assert!(secret.starts_with("lb_"));
 
     // Stored only as a hash, and never shown again.
-    let stored: Vec<String> = app.with_db(|c| {
-        api_tokens::table
-            .select(api_tokens::token_hash)
-            .load(c)
-            .unwrap()
-    });
+    let stored: Vec<String> = app.with_db(|c| api_tokens::table.select(api_tokens::token_hash).load(c).unwrap());
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0], secret);
     assert!(!stored[0].contains(&secret[3..]));
@@ -54,9 +45,7 @@ async fn a_user_creates_a_token_sees_it_once_uses_it_and_revokes_it() {
     assert!(!profile.contains(">never<"), "last use is shown: {profile}");
 
     let id: i32 = app.with_db(|c| api_tokens::table.select(api_tokens::id).first(c).unwrap());
-    let res = agent
-        .submit("/profile", &format!("/tokens/{id}/revoke"), &[])
-        .await;
+    let res = agent.submit("/profile", &format!("/tokens/{id}/revoke"), &[]).await;
     assert_eq!(location(&res), "/profile");
     assert_eq!(
         api_status(&app, &secret).await,
@@ -76,16 +65,9 @@ async fn only_admins_see_and_manage_everyones_tokens() {
     let agent = app.login_as("agent@example.com").await;
     let other = app.login_as("other@example.com").await;
 
-    assert_eq!(
-        agent.page("/settings/tokens").await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(agent.page("/settings/tokens").await.0, StatusCode::FORBIDDEN);
     let res = agent
-        .submit(
-            "/profile",
-            "/settings/tokens",
-            &[("user_id", "1"), ("name", "x")],
-        )
+        .submit("/profile", "/settings/tokens", &[("user_id", "1"), ("name", "x")])
         .await;
     assert_eq!(
         res.status(),
@@ -119,9 +101,7 @@ async fn only_admins_see_and_manage_everyones_tokens() {
 
     // Another agent cannot revoke it; the admin can, from the settings page.
     let id: i32 = app.with_db(|c| api_tokens::table.select(api_tokens::id).first(c).unwrap());
-    let res = other
-        .submit("/profile", &format!("/tokens/{id}/revoke"), &[])
-        .await;
+    let res = other.submit("/profile", &format!("/tokens/{id}/revoke"), &[]).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(api_status(&app, &secret).await, StatusCode::OK);
     let (_, page) = app.page("/settings/tokens").await;

@@ -10,11 +10,7 @@ use crate::db;
 use crate::service::{seed, tokens, users};
 
 #[derive(Parser)]
-#[command(
-    name = "leadbook",
-    version,
-    about = "The contacts CRM for teams that sell over chat"
-)]
+#[command(name = "leadbook", version, about = "The contacts CRM for teams that sell over chat")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -72,9 +68,7 @@ enum UserCommand {
 pub fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -88,8 +82,8 @@ pub fn main() -> ExitCode {
 }
 
 fn connect(settings: &Settings) -> anyhow::Result<db::AnyConnection> {
-    let mut conn = db::establish(&settings.database_url)
-        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+    let mut conn =
+        db::establish(&settings.database_url).map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
     db::migrate(&mut conn).map_err(anyhow::Error::msg)?;
     Ok(conn)
 }
@@ -121,12 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 role,
             };
             let user = users::add_user(&mut conn, &new).map_err(describe)?;
-            println!(
-                "added {} <{}> as {}",
-                user.name,
-                user.email,
-                user.role.as_str()
-            );
+            println!("added {} <{}> as {}", user.name, user.email, user.role.as_str());
             Ok(())
         }
         Command::Token {
@@ -135,8 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = connect(&settings)?;
             let owner = users::find_by_email(&mut conn, &user).map_err(describe)?;
             // The operator at the console acts with the token owner's own rights.
-            let (_, secret) =
-                tokens::create(&mut conn, &owner, owner.id, &name).map_err(describe)?;
+            let (_, secret) = tokens::create(&mut conn, &owner, owner.id, &name).map_err(describe)?;
             println!("{secret}");
             Ok(())
         }
@@ -153,10 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if tty {
                 eprintln!();
             }
-            println!(
-                "seeded {written} contacts in {:.1}s",
-                started.elapsed().as_secs_f64()
-            );
+            println!("seeded {written} contacts in {:.1}s", started.elapsed().as_secs_f64());
             Ok(())
         }
     }

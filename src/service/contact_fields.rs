@@ -32,9 +32,7 @@ impl ContactName {
         check_plain(name)?;
         let len = name.chars().count();
         if len > MAX_TEXT {
-            return Err(format!(
-                "is too long ({len} characters; at most {MAX_TEXT})"
-            ));
+            return Err(format!("is too long ({len} characters; at most {MAX_TEXT})"));
         }
         Ok(Self(name.to_string()))
     }
@@ -131,9 +129,7 @@ pub fn optional_text(input: &str) -> Result<Option<String>, String> {
     check_plain(text)?;
     let len = text.chars().count();
     if len > MAX_TEXT {
-        return Err(format!(
-            "is too long ({len} characters; at most {MAX_TEXT})"
-        ));
+        return Err(format!("is too long ({len} characters; at most {MAX_TEXT})"));
     }
     Ok(Some(text.to_string()))
 }
@@ -144,14 +140,9 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(
-            ContactName::parse("  Aisyah ").unwrap().into_inner(),
-            "Aisyah"
-        );
+        assert_eq!(ContactName::parse("  Aisyah ").unwrap().into_inner(), "Aisyah");
         assert!(ContactName::parse("   ").is_err());
-        assert!(ContactName::parse(&"a".repeat(256))
-            .unwrap_err()
-            .contains("too long"));
+        assert!(ContactName::parse(&"a".repeat(256)).unwrap_err().contains("too long"));
         assert!(ContactName::parse(&"é".repeat(255)).is_ok());
         assert!(ContactName::parse("Ali\0").is_err());
         assert!(optional_text("Kedai\nSiti").is_err());
@@ -176,11 +167,7 @@ mod tests {
             ("+60123456789", "+60123456789"),
         ];
         for (input, want) in cases {
-            assert_eq!(
-                Phone::parse(input, my).unwrap().into_inner(),
-                want,
-                "{input}"
-            );
+            assert_eq!(Phone::parse(input, my).unwrap().into_inner(), want, "{input}");
         }
         assert!(Phone::parse("12", my).is_err());
         assert!(Phone::parse("call me", my).is_err());

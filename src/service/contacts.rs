@@ -97,10 +97,7 @@ impl ContactDraft {
                 f(s).map(Some)
             }
         };
-        let name = note(
-            "name",
-            ContactName::parse(&input.name).map(|n| Some(n.into_inner())),
-        );
+        let name = note("name", ContactName::parse(&input.name).map(|n| Some(n.into_inner())));
         let email = note(
             "email",
             blank_or(&input.email, &|s| Email::parse(s).map(Email::into_inner)),
@@ -116,15 +113,11 @@ impl ContactDraft {
         let city = note("city", optional_text(&input.city));
         let country = note(
             "country",
-            blank_or(&input.country, &|s| {
-                Country::parse(s).map(Country::into_inner)
-            }),
+            blank_or(&input.country, &|s| Country::parse(s).map(Country::into_inner)),
         );
         let status = note(
             "status",
-            blank_or(&input.status, &|s| {
-                LeadStatus::parse(s).map(|st| st.id().to_string())
-            }),
+            blank_or(&input.status, &|s| LeadStatus::parse(s).map(|st| st.id().to_string())),
         )
         .and_then(|id| id.parse().ok().and_then(LeadStatus::from_id));
         let owner = match input.owner.as_deref().map(str::trim) {
@@ -133,10 +126,7 @@ impl ContactDraft {
             Some(text) => match text.parse::<i32>() {
                 Ok(id) => OwnerChoice::User(id),
                 Err(_) => {
-                    errors
-                        .entry("owner".into())
-                        .or_default()
-                        .push("is not a user".into());
+                    errors.entry("owner".into()).or_default().push("is not a user".into());
                     OwnerChoice::Nobody
                 }
             },
@@ -222,11 +212,7 @@ pub fn get(conn: &mut AnyConnection, id: i32) -> Result<Contact, AppError> {
 pub fn details(conn: &mut AnyConnection, id: i32) -> Result<ContactDetails, AppError> {
     let contact = get(conn, id)?;
     let owner_name = match contact.owner_id {
-        Some(owner) => users::table
-            .find(owner)
-            .select(users::name)
-            .first(conn)
-            .optional()?,
+        Some(owner) => users::table.find(owner).select(users::name).first(conn).optional()?,
         None => None,
     };
     Ok(ContactDetails {
@@ -254,11 +240,7 @@ pub fn history(conn: &mut AnyConnection, contact_id: i32) -> Result<Vec<HistoryE
 }
 
 /// Refuses an email, phone or identifier that another contact holds, naming it.
-fn check_unique(
-    conn: &mut AnyConnection,
-    draft: &ContactDraft,
-    except: Option<i32>,
-) -> Result<(), AppError> {
+fn check_unique(conn: &mut AnyConnection, draft: &ContactDraft, except: Option<i32>) -> Result<(), AppError> {
     let keys: [(&'static str, &Option<String>); 3] = [
         ("email", &draft.email),
         ("phone", &draft.phone),
@@ -283,11 +265,7 @@ fn check_unique(
 }
 
 /// Checks that an owner is an enabled user.
-fn resolve_owner(
-    conn: &mut AnyConnection,
-    owner: OwnerChoice,
-    default: Option<i32>,
-) -> Result<Option<i32>, AppError> {
+fn resolve_owner(conn: &mut AnyConnection, owner: OwnerChoice, default: Option<i32>) -> Result<Option<i32>, AppError> {
     match owner {
         OwnerChoice::Unspecified => Ok(default),
         OwnerChoice::Nobody => Ok(None),
@@ -328,9 +306,7 @@ fn record_status(
 }
 
 fn changed_meanwhile() -> AppError {
-    AppError::Conflict(
-        "Someone changed this contact's status at the same moment. Reload it and try again.".into(),
-    )
+    AppError::Conflict("Someone changed this contact's status at the same moment. Reload it and try again.".into())
 }
 
 /// Maps a unique-index violation that slipped past `check_unique` (two
@@ -343,14 +319,10 @@ fn unique_violation(
 ) -> AppError {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            match check_unique(conn, draft, except) {
-                Err(dup) => dup,
-                Ok(()) => AppError::Conflict(
-                    "Another change to this contact happened at the same time; try again.".into(),
-                ),
-            }
-        }
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => match check_unique(conn, draft, except) {
+            Err(dup) => dup,
+            Ok(()) => AppError::Conflict("Another change to this contact happened at the same time; try again.".into()),
+        },
         other => other.into(),
     }
 }
@@ -449,15 +421,7 @@ pub fn update(
         }
         let contact = get(conn, id)?;
         if status != before.status() {
-            record_status(
-                conn,
-                id,
-                Some(before.status()),
-                status,
-                source,
-                Some(actor.id),
-                now,
-            )?;
+            record_status(conn, id, Some(before.status()), status, source, Some(actor.id), now)?;
         }
         Ok(contact)
     })
@@ -494,10 +458,7 @@ pub fn set_status(
         }
         let now = Utc::now().naive_utc();
         diesel::update(contacts::table.find(id))
-            .set((
-                contacts::status_id.eq(status.id()),
-                contacts::updated_at.eq(now),
-            ))
+            .set((contacts::status_id.eq(status.id()), contacts::updated_at.eq(now)))
             .execute(conn)?;
         let contact = get(conn, id)?;
         record_status(
@@ -514,12 +475,7 @@ pub fn set_status(
 }
 
 /// Gives a contact to a team member, or to nobody. Leads and admins only.
-pub fn assign(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    id: i32,
-    owner: OwnerChoice,
-) -> Result<Contact, AppError> {
+pub fn assign(conn: &mut AnyConnection, actor: &Actor, id: i32, owner: OwnerChoice) -> Result<Contact, AppError> {
     actor.require(actor.role.can_assign(), "assign contacts")?;
     write_transaction(conn, |conn| {
         let before = get(conn, id)?;

@@ -63,10 +63,7 @@ impl Order {
         match s {
             "asc" => Ok(Self::Asc),
             "desc" => Ok(Self::Desc),
-            other => Err(format!(
-                "order must be asc or desc, not \"{}\"",
-                truncate(other)
-            )),
+            other => Err(format!("order must be asc or desc, not \"{}\"", truncate(other))),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -92,12 +89,10 @@ impl OwnerFilter {
             "all" => Ok(Self::All),
             "me" => Ok(Self::Me),
             "none" => Ok(Self::Nobody),
-            id => id.parse().map(Self::User).map_err(|_| {
-                format!(
-                    "owner must be a user ID, me, none or all, not \"{}\"",
-                    truncate(id)
-                )
-            }),
+            id => id
+                .parse()
+                .map(Self::User)
+                .map_err(|_| format!("owner must be a user ID, me, none or all, not \"{}\"", truncate(id))),
         }
     }
     pub fn as_param(self) -> String {
@@ -145,9 +140,7 @@ impl ContactQuery {
             match key {
                 "q" => {
                     if value.chars().count() > MAX_QUERY {
-                        return Err(format!(
-                            "the search is too long (at most {MAX_QUERY} characters)"
-                        ));
+                        return Err(format!("the search is too long (at most {MAX_QUERY} characters)"));
                     }
                     query.q = value.to_string();
                 }
@@ -202,9 +195,7 @@ impl Cursor {
             SortKey::Status => SortValue::Int(contact.status_id),
             SortKey::Name => SortValue::Text(contact.name.clone()),
             SortKey::Created => SortValue::Time(contact.created_at),
-            SortKey::Activity => contact
-                .last_activity_at
-                .map_or(SortValue::Null, SortValue::Time),
+            SortKey::Activity => contact.last_activity_at.map_or(SortValue::Null, SortValue::Time),
         };
         Self {
             backward,
@@ -257,17 +248,13 @@ impl Cursor {
         let value = match value.split_at_checked(1) {
             Some(("i", v)) => SortValue::Int(v.parse().map_err(|_| bad())?),
             Some(("t", v)) => SortValue::Text(v.to_string()),
-            Some(("d", v)) => SortValue::Time(
-                chrono::DateTime::from_timestamp_nanos(v.parse().map_err(|_| bad())?).naive_utc(),
-            ),
+            Some(("d", v)) => {
+                SortValue::Time(chrono::DateTime::from_timestamp_nanos(v.parse().map_err(|_| bad())?).naive_utc())
+            }
             Some(("n", "")) => SortValue::Null,
             _ => return Err(bad()),
         };
-        Ok(Self {
-            backward,
-            value,
-            id,
-        })
+        Ok(Self { backward, value, id })
     }
 }
 
@@ -284,22 +271,17 @@ pub struct ContactPage {
     pub prev: Option<String>,
 }
 
-type Source = diesel::dsl::LeftJoin<contacts::table, users::table>;
-type Query = diesel::dsl::IntoBoxed<'static, Source, MultiBackend>;
+type Query = contacts::BoxedQuery<'static, MultiBackend>;
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// Phone-like searches (`012-345`, `2345`) match the digits of stored
 /// E.164 numbers; a leading trunk 0 also matches the international form.
 /// Returns the digits and that international form.
 fn phone_digits(q: &str, calling_code: u16) -> Option<(String, String)> {
-    let phone_like = q
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let phone_like = q.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
     let digits: String = q.chars().filter(char::is_ascii_digit).collect();
     if !phone_like || digits.len() < 3 {
         return None;
@@ -327,11 +309,9 @@ fn fts_query(terms: &[&str]) -> String {
 
 /// The filtered, unsorted list, before paging.
 fn filtered(conn: &AnyConnection, query: &ContactQuery, me: i32, calling_code: u16) -> Query {
-    let mut q: Query = contacts::table.left_join(users::table).into_boxed();
+    let mut q: Query = contacts::table.into_boxed();
     if !query.statuses.is_empty() {
-        q = q.filter(
-            contacts::status_id.eq_any(query.statuses.iter().map(|s| s.id()).collect::<Vec<_>>()),
-        );
+        q = q.filter(contacts::status_id.eq_any(query.statuses.iter().map(|s| s.id()).collect::<Vec<_>>()));
     }
     q = match query.owner.unwrap_or(OwnerFilter::All) {
         OwnerFilter::All => q,
@@ -361,11 +341,9 @@ fn filtered(conn: &AnyConnection, query: &ContactQuery, me: i32, calling_code: u
             terms.extend([digits.as_str(), international.as_str()]);
         }
         return q.filter(
-            sql::<Bool>(
-                "contacts.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ",
-            )
-            .bind::<Text, _>(fts_query(&terms))
-            .sql(")"),
+            sql::<Bool>("contacts.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ")
+                .bind::<Text, _>(fts_query(&terms))
+                .sql(")"),
         );
     }
     // PostgreSQL (trigram GIN indexes on these expressions), and SQLite's
@@ -397,15 +375,9 @@ macro_rules! keyset {
         let mut q = $q;
         if let Some((value, id)) = $after {
             q = if $asc {
-                q.filter(
-                    $col.gt(value.clone())
-                        .or($col.eq(value).and(contacts::id.gt(id))),
-                )
+                q.filter($col.gt(value.clone()).or($col.eq(value).and(contacts::id.gt(id))))
             } else {
-                q.filter(
-                    $col.lt(value.clone())
-                        .or($col.eq(value).and(contacts::id.lt(id))),
-                )
+                q.filter($col.lt(value.clone()).or($col.eq(value).and(contacts::id.lt(id))))
             };
         }
         if $asc {
@@ -416,16 +388,32 @@ macro_rules! keyset {
     }};
 }
 
-fn load(conn: &mut AnyConnection, q: Query, limit: usize) -> Result<Vec<ListedContact>, AppError> {
-    let rows: Vec<(Contact, Option<String>)> = q
-        .select((Contact::as_select(), users::name.nullable()))
-        .limit(limit as i64)
-        .load(conn)?;
+fn load(conn: &mut AnyConnection, q: Query, limit: usize) -> Result<Vec<Contact>, AppError> {
+    Ok(q.select(Contact::as_select()).limit(limit as i64).load(conn)?)
+}
+
+/// Adds the owners' names: one query for the page's few distinct owners,
+/// cheaper than joining `users` on every row.
+fn with_owner_names(conn: &mut AnyConnection, rows: Vec<Contact>) -> Result<Vec<ListedContact>, AppError> {
+    let mut ids: Vec<i32> = rows.iter().filter_map(|c| c.owner_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names: Vec<(i32, String)> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .select((users::id, users::name))
+            .load(conn)?
+    };
     Ok(rows
         .into_iter()
-        .map(|(contact, owner_name)| ListedContact {
-            contact,
-            owner_name,
+        .map(|contact| {
+            let owner_name = contact
+                .owner_id
+                .and_then(|id| names.iter().find(|(uid, _)| *uid == id))
+                .map(|(_, n)| n.clone());
+            ListedContact { contact, owner_name }
         })
         .collect())
 }
@@ -437,7 +425,7 @@ fn read(
     me: i32,
     calling_code: u16,
     limit: usize,
-) -> Result<Vec<ListedContact>, AppError> {
+) -> Result<Vec<Contact>, AppError> {
     let backward = query.cursor.as_ref().is_some_and(|c| c.backward);
     let asc = (query.order == Order::Asc) != backward;
     let cursor = query.cursor.as_ref();
@@ -451,18 +439,11 @@ fn read(
         (SortKey::Name, Some((SortValue::Text(v), id))) => {
             keyset!(base(), contacts::name, Some((v.clone(), id)), asc)
         }
-        (SortKey::Created, None) => keyset!(
-            base(),
-            contacts::created_at,
-            None::<(NaiveDateTime, i32)>,
-            asc
-        ),
+        (SortKey::Created, None) => keyset!(base(), contacts::created_at, None::<(NaiveDateTime, i32)>, asc),
         (SortKey::Created, Some((SortValue::Time(v), id))) => {
             keyset!(base(), contacts::created_at, Some((*v, id)), asc)
         }
-        (SortKey::Activity, _) => {
-            return read_activity(conn, query, me, calling_code, limit, asc, backward)
-        }
+        (SortKey::Activity, _) => return read_activity(conn, query, me, calling_code, limit, asc, backward),
         _ => {
             return Err(AppError::bad_request(
                 "The page link is out of date; start again from the first page.",
@@ -483,7 +464,7 @@ fn read_activity(
     limit: usize,
     asc: bool,
     backward: bool,
-) -> Result<Vec<ListedContact>, AppError> {
+) -> Result<Vec<Contact>, AppError> {
     let activity = contacts::last_activity_at.assume_not_null();
     let cursor = query.cursor.as_ref();
     let cursor_active = cursor.map(|c| c.value != SortValue::Null);
@@ -500,21 +481,15 @@ fn read_activity(
         if rows.len() >= limit {
             break;
         }
-        let after = if i == 0 {
-            cursor.map(|c| (&c.value, c.id))
-        } else {
-            None
-        };
+        let after = if i == 0 { cursor.map(|c| (&c.value, c.id)) } else { None };
         let q = if active {
-            let base = filtered(conn, query, me, calling_code)
-                .filter(contacts::last_activity_at.is_not_null());
+            let base = filtered(conn, query, me, calling_code).filter(contacts::last_activity_at.is_not_null());
             match after {
                 Some((SortValue::Time(v), id)) => keyset!(base, activity, Some((*v, id)), asc),
                 _ => keyset!(base, activity, None::<(NaiveDateTime, i32)>, asc),
             }
         } else {
-            let base = filtered(conn, query, me, calling_code)
-                .filter(contacts::last_activity_at.is_null());
+            let base = filtered(conn, query, me, calling_code).filter(contacts::last_activity_at.is_null());
             match (after.map(|(_, id)| id), asc) {
                 (Some(id), true) => base.filter(contacts::id.gt(id)).order(contacts::id.asc()),
                 (Some(id), false) => base.filter(contacts::id.lt(id)).order(contacts::id.desc()),
@@ -542,12 +517,8 @@ pub fn page(
     if backward {
         rows.reverse();
     }
-    let first = rows
-        .first()
-        .map(|r| Cursor::of(&r.contact, query.sort, true).encode());
-    let last = rows
-        .last()
-        .map(|r| Cursor::of(&r.contact, query.sort, false).encode());
+    let first = rows.first().map(|c| Cursor::of(c, query.sort, true).encode());
+    let last = rows.last().map(|c| Cursor::of(c, query.sort, false).encode());
     let (prev, next) = if backward {
         (if more { first } else { None }, last)
     } else {
@@ -556,7 +527,11 @@ pub fn page(
             if more { last } else { None },
         )
     };
-    Ok(ContactPage { rows, next, prev })
+    Ok(ContactPage {
+        rows: with_owner_names(conn, rows)?,
+        next,
+        prev,
+    })
 }
 
 /// Contacts per status across the whole team, read from the counts the
@@ -615,14 +590,8 @@ mod tests {
 
     #[test]
     fn phone_like_searches_use_digits() {
-        assert_eq!(
-            phone_digits("012-345", 60),
-            Some(("012345".into(), "6012345".into()))
-        );
-        assert_eq!(
-            phone_digits("2345", 60),
-            Some(("2345".into(), "2345".into()))
-        );
+        assert_eq!(phone_digits("012-345", 60), Some(("012345".into(), "6012345".into())));
+        assert_eq!(phone_digits("2345", 60), Some(("2345".into(), "2345".into())));
         assert_eq!(phone_digits("ali", 60), None);
         assert_eq!(phone_digits("12", 60), None);
     }
@@ -630,9 +599,6 @@ mod tests {
     #[test]
     fn fts_queries_quote_every_term() {
         assert_eq!(fts_query(&["2345", "2345"]), "\"2345\"");
-        assert_eq!(
-            fts_query(&["say \"hi\"", "x"]),
-            "\"say \"\"hi\"\"\" OR \"x\""
-        );
+        assert_eq!(fts_query(&["say \"hi\"", "x"]), "\"say \"\"hi\"\"\" OR \"x\"");
     }
 }

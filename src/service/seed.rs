@@ -14,16 +14,14 @@ use crate::db::{write_transaction, AnyConnection};
 use crate::error::AppError;
 
 const MALAY_MEN: &[&str] = &[
-    "Ahmad", "Muhammad", "Faizal", "Hafiz", "Azman", "Zulkifli", "Amir", "Ismail", "Rizal",
-    "Syafiq", "Firdaus", "Khairul",
+    "Ahmad", "Muhammad", "Faizal", "Hafiz", "Azman", "Zulkifli", "Amir", "Ismail", "Rizal", "Syafiq", "Firdaus",
+    "Khairul",
 ];
 const MALAY_WOMEN: &[&str] = &[
-    "Siti", "Nur", "Aisyah", "Farah", "Nurul", "Aminah", "Zarina", "Hidayah", "Izzati", "Syazwani",
-    "Liyana", "Mariam",
+    "Siti", "Nur", "Aisyah", "Farah", "Nurul", "Aminah", "Zarina", "Hidayah", "Izzati", "Syazwani", "Liyana", "Mariam",
 ];
 const MALAY_FATHERS: &[&str] = &[
-    "Rahman", "Abdullah", "Ismail", "Hassan", "Osman", "Yusof", "Ibrahim", "Ali", "Hamid", "Aziz",
-    "Razak", "Salleh",
+    "Rahman", "Abdullah", "Ismail", "Hassan", "Osman", "Yusof", "Ibrahim", "Ali", "Hamid", "Aziz", "Razak", "Salleh",
 ];
 const CHINESE_SURNAMES: &[&str] = &[
     "Tan", "Lim", "Lee", "Wong", "Ng", "Chong", "Chan", "Ong", "Teh", "Goh", "Yap", "Khoo",
@@ -43,8 +41,7 @@ const CHINESE_GIVEN: &[&str] = &[
     "Pei Shan",
 ];
 const INDIAN_GIVEN: &[&str] = &[
-    "Rajesh", "Kumar", "Priya", "Suresh", "Kavitha", "Ganesh", "Devi", "Arun", "Lakshmi", "Ravi",
-    "Meena", "Vijay",
+    "Rajesh", "Kumar", "Priya", "Suresh", "Kavitha", "Ganesh", "Devi", "Arun", "Lakshmi", "Ravi", "Meena", "Vijay",
 ];
 const INDIAN_FATHERS: &[&str] = &[
     "Muthu",
@@ -57,8 +54,8 @@ const INDIAN_FATHERS: &[&str] = &[
     "Samy",
 ];
 const COMPANY_WORDS: &[&str] = &[
-    "Maju", "Jaya", "Sinar", "Bintang", "Cahaya", "Gemilang", "Harmoni", "Mutiara", "Seri",
-    "Permata", "Wawasan", "Indah",
+    "Maju", "Jaya", "Sinar", "Bintang", "Cahaya", "Gemilang", "Harmoni", "Mutiara", "Seri", "Permata", "Wawasan",
+    "Indah",
 ];
 const COMPANY_KINDS: &[&str] = &[
     "Trading",
@@ -90,16 +87,9 @@ const CITIES: &[&str] = &[
     "Kuantan",
     "Alor Setar",
 ];
-const DOMAINS: &[&str] = &[
-    "gmail.com",
-    "yahoo.com",
-    "hotmail.com",
-    "outlook.com",
-    "example.com.my",
-];
+const DOMAINS: &[&str] = &["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "example.com.my"];
 /// Status IDs weighted like a working pipeline: many new leads, few won.
-const STATUS_WEIGHTS: [(i32, u32); 7] =
-    [(1, 30), (2, 20), (3, 15), (4, 10), (5, 10), (6, 10), (7, 5)];
+const STATUS_WEIGHTS: [(i32, u32); 7] = [(1, 30), (2, 20), (3, 15), (4, 10), (5, 10), (6, 10), (7, 5)];
 const BATCH: usize = 1000;
 
 fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
@@ -112,23 +102,11 @@ fn fake_name(rng: &mut StdRng) -> String {
             if rng.gen_bool(0.5) {
                 format!("{} bin {}", pick(rng, MALAY_MEN), pick(rng, MALAY_FATHERS))
             } else {
-                format!(
-                    "{} binti {}",
-                    pick(rng, MALAY_WOMEN),
-                    pick(rng, MALAY_FATHERS)
-                )
+                format!("{} binti {}", pick(rng, MALAY_WOMEN), pick(rng, MALAY_FATHERS))
             }
         }
-        5..=7 => format!(
-            "{} {}",
-            pick(rng, CHINESE_SURNAMES),
-            pick(rng, CHINESE_GIVEN)
-        ),
-        _ => format!(
-            "{} a/l {}",
-            pick(rng, INDIAN_GIVEN),
-            pick(rng, INDIAN_FATHERS)
-        ),
+        5..=7 => format!("{} {}", pick(rng, CHINESE_SURNAMES), pick(rng, CHINESE_GIVEN)),
+        _ => format!("{} a/l {}", pick(rng, INDIAN_GIVEN), pick(rng, INDIAN_FATHERS)),
     }
 }
 
@@ -212,23 +190,15 @@ fn owners(conn: &mut AnyConnection) -> Result<Vec<i32>, AppError> {
 fn insert_batch(conn: &mut AnyConnection, batch: &[SeedContact]) -> Result<(), AppError> {
     // Multi-row inserts go through the backend's own connection type.
     match conn {
-        AnyConnection::Sqlite(c) => diesel::insert_into(contacts::table)
-            .values(batch)
-            .execute(c)?,
-        AnyConnection::Postgresql(c) => diesel::insert_into(contacts::table)
-            .values(batch)
-            .execute(c)?,
+        AnyConnection::Sqlite(c) => diesel::insert_into(contacts::table).values(batch).execute(c)?,
+        AnyConnection::Postgresql(c) => diesel::insert_into(contacts::table).values(batch).execute(c)?,
     };
     Ok(())
 }
 
 /// Adds `count` fake contacts (each with its creation in the status history),
 /// calling `progress` with the number written so far.
-pub fn seed_contacts(
-    conn: &mut AnyConnection,
-    count: u64,
-    mut progress: impl FnMut(u64),
-) -> Result<u64, AppError> {
+pub fn seed_contacts(conn: &mut AnyConnection, count: u64, mut progress: impl FnMut(u64)) -> Result<u64, AppError> {
     if let AnyConnection::Sqlite(c) = conn {
         // Fake data can be seeded again after a crash: trade durability for
         // speed, and give the index builds room in memory.
@@ -277,9 +247,7 @@ pub fn seed_contacts(
                     city: Some(pick(&mut rng, CITIES).to_string()),
                     country: Some("MY".into()),
                     status_id: fake_status(&mut rng),
-                    owner_id: rng
-                        .gen_bool(0.7)
-                        .then(|| owners[rng.gen_range(0..owners.len())]),
+                    owner_id: rng.gen_bool(0.7).then(|| owners[rng.gen_range(0..owners.len())]),
                     created_at,
                     updated_at: last_activity_at.unwrap_or(created_at),
                     last_activity_at,
@@ -330,10 +298,7 @@ mod tests {
             assert!(seen.insert(phone.clone()), "{phone} repeated");
         }
         for n in [0, 1, 12_345_678] {
-            let parsed = super::super::contact_fields::Phone::parse(
-                &fake_phone(n),
-                phonenumber::country::Id::MY,
-            );
+            let parsed = super::super::contact_fields::Phone::parse(&fake_phone(n), phonenumber::country::Id::MY);
             assert!(parsed.is_ok(), "{}", fake_phone(n));
         }
     }

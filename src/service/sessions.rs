@@ -64,11 +64,7 @@ pub fn update(
 }
 
 /// Extends a session's life.
-pub fn touch(
-    conn: &mut AnyConnection,
-    cookie_key: &str,
-    expires_at: NaiveDateTime,
-) -> Result<(), AppError> {
+pub fn touch(conn: &mut AnyConnection, cookie_key: &str, expires_at: NaiveDateTime) -> Result<(), AppError> {
     diesel::update(sessions::table.find(stored_id(cookie_key)))
         .set(sessions::expires_at.eq(expires_at))
         .execute(conn)?;
@@ -94,10 +90,7 @@ pub fn purge_expired(conn: &mut AnyConnection) -> Result<usize, AppError> {
 
 /// The key that signs session cookies: from the configuration, or generated
 /// once and kept in the database so that every instance uses the same one.
-pub fn signing_key(
-    conn: &mut AnyConnection,
-    configured: Option<&str>,
-) -> Result<Vec<u8>, AppError> {
+pub fn signing_key(conn: &mut AnyConnection, configured: Option<&str>) -> Result<Vec<u8>, AppError> {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     if let Some(text) = configured {
@@ -105,9 +98,7 @@ pub fn signing_key(
             .decode(text.trim())
             .map_err(|_| AppError::bad_request("SESSION_KEY must be base64"))?;
         if key.len() < 64 {
-            return Err(AppError::bad_request(
-                "SESSION_KEY must hold at least 64 bytes",
-            ));
+            return Err(AppError::bad_request("SESSION_KEY must hold at least 64 bytes"));
         }
         return Ok(key);
     }
@@ -123,10 +114,7 @@ pub fn signing_key(
                 let key: [u8; 64] = std::array::from_fn(|_| rand::random::<u8>());
                 let text = STANDARD.encode(key);
                 diesel::insert_into(app_settings::table)
-                    .values((
-                        app_settings::key.eq("session_key"),
-                        app_settings::value.eq(&text),
-                    ))
+                    .values((app_settings::key.eq("session_key"), app_settings::value.eq(&text)))
                     .execute(conn)?;
                 text
             }

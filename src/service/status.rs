@@ -72,9 +72,7 @@ impl LeadStatus {
         match self {
             Self::New => "A new lead that has not yet received any message or call from the team",
             Self::Reach => "A lead the team has successfully sent a message to (contactable)",
-            Self::Qualified => {
-                "A lead that passed the qualification criteria (usually a marketing-qualified lead)"
-            }
+            Self::Qualified => "A lead that passed the qualification criteria (usually a marketing-qualified lead)",
             Self::Unqualified => "A lead that is uncontactable or fails the qualification criteria",
             Self::Negotiating => "A qualified lead the team is nurturing towards closing",
             Self::Won => "An existing customer",
@@ -90,8 +88,7 @@ impl LeadStatus {
             return Err("is required".into());
         }
         if let Ok(id) = text.parse::<i32>() {
-            return Self::from_id(id)
-                .ok_or_else(|| format!("{id} is not a status ID (use 1 to 7)"));
+            return Self::from_id(id).ok_or_else(|| format!("{id} is not a status ID (use 1 to 7)"));
         }
         let lower = text.to_lowercase();
         let alias = match lower.as_str() {
@@ -135,14 +132,8 @@ mod tests {
     fn parses_ids_names_and_aliases_case_insensitively() {
         assert_eq!(LeadStatus::parse("6"), Ok(LeadStatus::Won));
         assert_eq!(LeadStatus::parse(" qualified "), Ok(LeadStatus::Qualified));
-        assert_eq!(
-            LeadStatus::parse("NEGOTIATING"),
-            Ok(LeadStatus::Negotiating)
-        );
-        assert_eq!(
-            LeadStatus::parse("Disqualified"),
-            Ok(LeadStatus::Unqualified)
-        );
+        assert_eq!(LeadStatus::parse("NEGOTIATING"), Ok(LeadStatus::Negotiating));
+        assert_eq!(LeadStatus::parse("Disqualified"), Ok(LeadStatus::Unqualified));
         assert_eq!(LeadStatus::parse("reached"), Ok(LeadStatus::Reach));
         assert_eq!(LeadStatus::parse("Contacted"), Ok(LeadStatus::Reach));
     }

@@ -62,10 +62,7 @@ pub fn create(
     let name = name.trim();
     let name = if name.is_empty() { "API token" } else { name };
     if name.chars().count() > 100 {
-        return Err(AppError::field(
-            "name",
-            "is too long (at most 100 characters)",
-        ));
+        return Err(AppError::field("name", "is too long (at most 100 characters)"));
     }
     if users::active_user(conn, owner_id)?.is_none() {
         return Err(AppError::not_found(&format!("User #{owner_id}")));
@@ -99,11 +96,7 @@ pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> Result<Option<Act
         .filter(api_tokens::token_hash.eq(sha256_hex(secret)))
         .filter(api_tokens::revoked_at.is_null())
         .filter(users_table::disabled_at.is_null())
-        .select((
-            api_tokens::id,
-            api_tokens::last_used_at,
-            users::UserRow::as_select(),
-        ))
+        .select((api_tokens::id, api_tokens::last_used_at, users::UserRow::as_select()))
         .first(conn)
         .optional()?;
     let Some((token_id, last_used, user)) = found else {
@@ -130,10 +123,7 @@ pub fn list_for_user(conn: &mut AnyConnection, user_id: i32) -> Result<Vec<ApiTo
 
 /// Every token of the team, for admins.
 pub fn list_all(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<ApiToken>, AppError> {
-    actor.require(
-        actor.role == users::Role::Admin,
-        "see everyone's API tokens",
-    )?;
+    actor.require(actor.role == users::Role::Admin, "see everyone's API tokens")?;
     Ok(api_tokens::table
         .inner_join(users_table::table)
         .order(api_tokens::id.desc())

@@ -1,8 +1,6 @@
 //! Team members: roles, passwords, first-run setup and sign-in.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -25,9 +23,7 @@ impl Role {
             "agent" => Ok(Self::Agent),
             "lead" => Ok(Self::Lead),
             "admin" => Ok(Self::Admin),
-            other => Err(format!(
-                "\"{other}\" is not a role (use agent, lead or admin)"
-            )),
+            other => Err(format!("\"{other}\" is not a role (use agent, lead or admin)")),
         }
     }
 
@@ -111,10 +107,8 @@ pub const MIN_PASSWORD: usize = 10;
 
 fn validate(new: &NewUser<'_>) -> Result<(String, String), AppError> {
     let mut fields = FieldErrors::new();
-    let name =
-        ContactName::parse(new.name).map_err(|e| fields.entry("name".into()).or_default().push(e));
-    let email =
-        Email::parse(new.email).map_err(|e| fields.entry("email".into()).or_default().push(e));
+    let name = ContactName::parse(new.name).map_err(|e| fields.entry("name".into()).or_default().push(e));
+    let email = Email::parse(new.email).map_err(|e| fields.entry("email".into()).or_default().push(e));
     let pw_len = new.password.chars().count();
     if pw_len < MIN_PASSWORD {
         fields
@@ -122,10 +116,7 @@ fn validate(new: &NewUser<'_>) -> Result<(String, String), AppError> {
             .or_default()
             .push(format!("must be at least {MIN_PASSWORD} characters"));
     } else if pw_len > 1024 {
-        fields
-            .entry("password".into())
-            .or_default()
-            .push("is too long".into());
+        fields.entry("password".into()).or_default().push("is too long".into());
     }
     match (name, email) {
         (Ok(name), Ok(email)) if fields.is_empty() => Ok((name.into_inner(), email.into_inner())),
@@ -147,11 +138,7 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
 
 fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
 }
 
@@ -159,22 +146,11 @@ fn verify_password(hash: &str, password: &str) -> bool {
 pub fn add_user(conn: &mut AnyConnection, new: &NewUser<'_>) -> Result<Actor, AppError> {
     let (name, email) = validate(new)?;
     let hash = hash_password(new.password)?;
-    write_transaction(conn, |conn| {
-        insert_user(conn, &name, &email, &hash, new.role)
-    })
+    write_transaction(conn, |conn| insert_user(conn, &name, &email, &hash, new.role))
 }
 
-fn insert_user(
-    conn: &mut AnyConnection,
-    name: &str,
-    email: &str,
-    hash: &str,
-    role: Role,
-) -> Result<Actor, AppError> {
-    let taken: i64 = users::table
-        .filter(users::email.eq(email))
-        .count()
-        .get_result(conn)?;
+fn insert_user(conn: &mut AnyConnection, name: &str, email: &str, hash: &str, role: Role) -> Result<Actor, AppError> {
+    let taken: i64 = users::table.filter(users::email.eq(email)).count().get_result(conn)?;
     if taken > 0 {
         return Err(AppError::field("email", "already belongs to a user"));
     }
@@ -190,10 +166,7 @@ fn insert_user(
         ))
         .returning(users::id)
         .get_result(conn)?;
-    let row: UserRow = users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .first(conn)?;
+    let row: UserRow = users::table.find(id).select(UserRow::as_select()).first(conn)?;
     Actor::from_row(row)
 }
 
@@ -205,12 +178,7 @@ pub fn needs_setup(conn: &mut AnyConnection) -> Result<bool, AppError> {
 
 /// Creates the first admin, only while no user exists. The `setup_done`
 /// settings row makes two racing setups collide on its primary key.
-pub fn setup_first_admin(
-    conn: &mut AnyConnection,
-    name: &str,
-    email: &str,
-    password: &str,
-) -> Result<Actor, AppError> {
+pub fn setup_first_admin(conn: &mut AnyConnection, name: &str, email: &str, password: &str) -> Result<Actor, AppError> {
     let new = NewUser {
         name,
         email,
@@ -224,10 +192,7 @@ pub fn setup_first_admin(
             return Err(AppError::forbidden("run setup: leadbook already has users"));
         }
         diesel::insert_into(app_settings::table)
-            .values((
-                app_settings::key.eq("setup_done"),
-                app_settings::value.eq("1"),
-            ))
+            .values((app_settings::key.eq("setup_done"), app_settings::value.eq("1")))
             .execute(conn)
             .map_err(|_| AppError::Conflict("Setup has already been completed.".into()))?;
         insert_user(conn, &name, &email, &hash, Role::Admin)
@@ -236,17 +201,10 @@ pub fn setup_first_admin(
 
 /// Checks an e-mail and password. The same message for an unknown user and a
 /// wrong password, so sign-in does not reveal who has an account.
-pub fn authenticate(
-    conn: &mut AnyConnection,
-    email: &str,
-    password: &str,
-) -> Result<Actor, AppError> {
+pub fn authenticate(conn: &mut AnyConnection, email: &str, password: &str) -> Result<Actor, AppError> {
     let email = email.trim().to_lowercase();
     if super::contact_fields::check_plain(&email).is_err() {
-        return Err(AppError::field(
-            "password",
-            "E-mail or password is not correct.",
-        ));
+        return Err(AppError::field("password", "E-mail or password is not correct."));
     }
     let row: Option<UserRow> = users::table
         .filter(users::email.eq(&email))

@@ -81,18 +81,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let session = req.get_session();
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = body.await.map_err(|_| {
-                AppError::bad_request("The form could not be read (is it too large?).")
-            })?;
-            let sent: CsrfField =
-                serde_urlencoded::from_bytes(&body).map_err(|_| AppError::Csrf)?;
-            let expected = session
-                .get::<String>(CSRF_KEY)
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            let valid = !expected.is_empty()
-                && bool::from(expected.as_bytes().ct_eq(sent.csrf_token.as_bytes()));
+            let body = body
+                .await
+                .map_err(|_| AppError::bad_request("The form could not be read (is it too large?)."))?;
+            let sent: CsrfField = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::Csrf)?;
+            let expected = session.get::<String>(CSRF_KEY).ok().flatten().unwrap_or_default();
+            let valid = !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(sent.csrf_token.as_bytes()));
             if !valid {
                 return Err(AppError::Csrf);
             }
@@ -106,9 +100,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 /// Starts a signed-in session with a new session ID (no fixation).
 fn sign_in(session: &Session, actor: &Actor) -> Result<(), AppError> {
     session.renew();
-    session
-        .insert(USER_KEY, actor.id)
-        .map_err(AppError::internal)?;
+    session.insert(USER_KEY, actor.id).map_err(AppError::internal)?;
     // A fresh CSRF token for the signed-in session.
     let _ = session.remove(CSRF_KEY);
     csrf_token(session);
@@ -133,10 +125,7 @@ struct SetupPage {
     errors: pages::FormErrors,
 }
 
-pub async fn setup_form(
-    state: web::Data<AppState>,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
+pub async fn setup_form(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     if !state.db(users::needs_setup).await? {
         return Ok(pages::see_other("/login"));
     }
@@ -155,16 +144,9 @@ pub async fn setup(
     form: CsrfForm<SetupInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = form.0;
-    let (name, email, password) = (
-        input.name.clone(),
-        input.email.clone(),
-        input.password.clone(),
-    );
+    let (name, email, password) = (input.name.clone(), input.email.clone(), input.password.clone());
     let result = if input.password != input.password_confirm {
-        Err(AppError::field(
-            "password_confirm",
-            "does not match the password",
-        ))
+        Err(AppError::field("password_confirm", "does not match the password"))
     } else {
         state
             .db(move |c| users::setup_first_admin(c, &name, &email, &password))
@@ -205,10 +187,7 @@ struct LoginPage {
     error: Option<String>,
 }
 
-pub async fn login_form(
-    state: web::Data<AppState>,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
+pub async fn login_form(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     if state.db(users::needs_setup).await? {
         return Ok(pages::see_other("/setup"));
     }
@@ -230,10 +209,7 @@ pub async fn login(
 ) -> Result<HttpResponse, AppError> {
     let input = form.0;
     let (email, password) = (input.email.clone(), input.password.clone());
-    match state
-        .db(move |c| users::authenticate(c, &email, &password))
-        .await
-    {
+    match state.db(move |c| users::authenticate(c, &email, &password)).await {
         Ok(actor) => {
             sign_in(&session, &actor)?;
             Ok(pages::see_other("/contacts"))

@@ -52,10 +52,7 @@ impl ContactView {
             created: local_time(c.created_at, tz),
             updated: local_time(c.updated_at, tz),
             activity: c.last_activity_at.map(relative_time).unwrap_or_default(),
-            activity_exact: c
-                .last_activity_at
-                .map(|t| local_time(t, tz))
-                .unwrap_or_default(),
+            activity_exact: c.last_activity_at.map(|t| local_time(t, tz)).unwrap_or_default(),
         }
     }
 }
@@ -134,8 +131,8 @@ pub async fn list(
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
         .collect();
-    let mut query = ContactQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(AppError::bad_request)?;
+    let mut query =
+        ContactQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(AppError::bad_request)?;
     // Agents open on their own contacts; leads and admins on everyone's.
     if query.owner.is_none() {
         query.owner = Some(if user.actor.role.can_assign() {
@@ -144,11 +141,7 @@ pub async fn list(
             OwnerFilter::Me
         });
     }
-    let (me, calling_code, tz) = (
-        user.actor.id,
-        state.settings.calling_code,
-        state.settings.time_zone,
-    );
+    let (me, calling_code, tz) = (user.actor.id, state.settings.calling_code, state.settings.time_zone);
     let q = query.clone();
     let (page, counts, team) = state
         .db(move |c| {
@@ -307,15 +300,8 @@ async fn form_with_errors(
         AppError::Validation { fields, .. } => (fields, None, StatusCode::UNPROCESSABLE_ENTITY),
         AppError::Duplicate { field, existing_id } => {
             let mut fields = FieldErrors::new();
-            fields.insert(
-                field.into(),
-                vec!["already belongs to another contact".into()],
-            );
-            (
-                fields,
-                Some((field.to_string(), existing_id)),
-                StatusCode::CONFLICT,
-            )
+            fields.insert(field.into(), vec!["already belongs to another contact".into()]);
+            (fields, Some((field.to_string(), existing_id)), StatusCode::CONFLICT)
         }
         other => return Err(other),
     };
@@ -348,11 +334,9 @@ async fn form_with_errors(
 }
 
 fn parse_draft(state: &AppState, input: &ContactInput) -> Result<ContactDraft, AppError> {
-    ContactDraft::parse(input, state.settings.default_country).map_err(|fields| {
-        AppError::Validation {
-            message: "Please correct the highlighted fields.".into(),
-            fields,
-        }
+    ContactDraft::parse(input, state.settings.default_country).map_err(|fields| AppError::Validation {
+        message: "Please correct the highlighted fields.".into(),
+        fields,
     })
 }
 
@@ -423,11 +407,7 @@ pub async fn show(
     let (details, team) = state
         .db(move |c| {
             let details = contacts::details(c, id)?;
-            let team = if can_assign {
-                users::team(c)?
-            } else {
-                Vec::new()
-            };
+            let team = if can_assign { users::team(c)? } else { Vec::new() };
             Ok((details, team))
         })
         .await?;
@@ -468,16 +448,9 @@ pub async fn edit_form(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let (contact, team) = state
-        .db(move |c| Ok((contacts::get(c, id)?, users::team(c)?)))
-        .await?;
+    let (contact, team) = state.db(move |c| Ok((contacts::get(c, id)?, users::team(c)?))).await?;
     let page = FormPage {
-        layout: Layout::new(
-            &user,
-            &session,
-            format!("Edit {}", contact.name),
-            "contacts",
-        ),
+        layout: Layout::new(&user, &session, format!("Edit {}", contact.name), "contacts"),
         heading: "Edit contact".into(),
         action: format!("/contacts/{id}"),
         cancel: format!("/contacts/{id}"),
@@ -563,15 +536,10 @@ pub async fn assign(
     let id = path.into_inner();
     let owner = match form.0.owner.trim() {
         "" | "none" => OwnerChoice::Nobody,
-        text => OwnerChoice::User(
-            text.parse()
-                .map_err(|_| AppError::field("owner", "is not a user"))?,
-        ),
+        text => OwnerChoice::User(text.parse().map_err(|_| AppError::field("owner", "is not a user"))?),
     };
     let actor = user.actor.clone();
-    state
-        .db(move |c| contacts::assign(c, &actor, id, owner))
-        .await?;
+    state.db(move |c| contacts::assign(c, &actor, id, owner)).await?;
     pages::flash(&session, "Owner changed");
     Ok(pages::see_other(&format!("/contacts/{id}")))
 }
@@ -589,17 +557,11 @@ pub async fn delete_form(
     session: Session,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    user.actor
-        .require(user.actor.role.can_delete(), "delete contacts")?;
+    user.actor.require(user.actor.role.can_delete(), "delete contacts")?;
     let id = path.into_inner();
     let contact = state.db(move |c| contacts::get(c, id)).await?;
     let page = DeletePage {
-        layout: Layout::new(
-            &user,
-            &session,
-            format!("Delete {}", contact.name),
-            "contacts",
-        ),
+        layout: Layout::new(&user, &session, format!("Delete {}", contact.name), "contacts"),
         c: ContactView::new(&contact, None, state.settings.time_zone),
     };
     Ok(pages::render(&page))

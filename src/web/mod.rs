@@ -40,52 +40,38 @@ impl AppState {
 
 /// Every route of the pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::PathConfig::default().error_handler(|_, _| AppError::not_found("This page").into()),
-    )
-    .app_data(
-        web::QueryConfig::default()
-            .error_handler(|e, _| AppError::bad_request(e.to_string()).into()),
-    )
-    .service(api::scope())
-    .service(actix_files::Files::new(
-        "/static",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
-    ))
-    .route("/healthz", web::get().to(healthz))
-    .route(
-        "/",
-        web::get().to(|| async { pages::see_other("/contacts") }),
-    )
-    .route("/setup", web::get().to(auth::setup_form))
-    .route("/setup", web::post().to(auth::setup))
-    .route("/login", web::get().to(auth::login_form))
-    .route("/login", web::post().to(auth::login))
-    .route("/logout", web::post().to(auth::logout))
-    .route("/contacts", web::get().to(contacts::list))
-    .route("/contacts", web::post().to(contacts::create))
-    .route("/contacts/new", web::get().to(contacts::new_form))
-    .route("/contacts/{id}", web::get().to(contacts::show))
-    .route("/contacts/{id}", web::post().to(contacts::update))
-    .route("/contacts/{id}/edit", web::get().to(contacts::edit_form))
-    .route(
-        "/contacts/{id}/status",
-        web::post().to(contacts::set_status),
-    )
-    .route("/contacts/{id}/owner", web::post().to(contacts::assign))
-    .route(
-        "/contacts/{id}/delete",
-        web::get().to(contacts::delete_form),
-    )
-    .route("/contacts/{id}/delete", web::post().to(contacts::delete))
-    .route("/profile", web::get().to(profile::show))
-    .route("/profile/tokens", web::post().to(profile::create_own))
-    .route("/tokens/{id}/revoke", web::post().to(profile::revoke))
-    .route("/settings/tokens", web::get().to(profile::all))
-    .route("/settings/tokens", web::post().to(profile::create_for))
-    .default_service(web::to(|| async {
-        Err::<HttpResponse, _>(AppError::not_found("This page"))
-    }));
+    cfg.app_data(web::PathConfig::default().error_handler(|_, _| AppError::not_found("This page").into()))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
+        .service(api::scope())
+        .service(actix_files::Files::new(
+            "/static",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
+        ))
+        .route("/healthz", web::get().to(healthz))
+        .route("/", web::get().to(|| async { pages::see_other("/contacts") }))
+        .route("/setup", web::get().to(auth::setup_form))
+        .route("/setup", web::post().to(auth::setup))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/contacts", web::get().to(contacts::list))
+        .route("/contacts", web::post().to(contacts::create))
+        .route("/contacts/new", web::get().to(contacts::new_form))
+        .route("/contacts/{id}", web::get().to(contacts::show))
+        .route("/contacts/{id}", web::post().to(contacts::update))
+        .route("/contacts/{id}/edit", web::get().to(contacts::edit_form))
+        .route("/contacts/{id}/status", web::post().to(contacts::set_status))
+        .route("/contacts/{id}/owner", web::post().to(contacts::assign))
+        .route("/contacts/{id}/delete", web::get().to(contacts::delete_form))
+        .route("/contacts/{id}/delete", web::post().to(contacts::delete))
+        .route("/profile", web::get().to(profile::show))
+        .route("/profile/tokens", web::post().to(profile::create_own))
+        .route("/tokens/{id}/revoke", web::post().to(profile::revoke))
+        .route("/settings/tokens", web::get().to(profile::all))
+        .route("/settings/tokens", web::post().to(profile::create_for))
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(AppError::not_found("This page"))
+        }));
 }
 
 async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

@@ -53,12 +53,7 @@ pub struct Layout {
 
 impl Layout {
     /// The layout of a signed-in page; takes the pending flash message.
-    pub fn new(
-        user: &CurrentUser,
-        session: &Session,
-        title: impl Into<String>,
-        section: &'static str,
-    ) -> Self {
+    pub fn new(user: &CurrentUser, session: &Session, title: impl Into<String>, section: &'static str) -> Self {
         // Only touch the session when a flash is pending: any `remove` marks
         // the session changed, which would rewrite its row on every page.
         let flash = match session.get::<String>(FLASH_KEY) {
@@ -137,17 +132,12 @@ pub fn render_with(status: StatusCode, page: &impl Template) -> HttpResponse {
 
 /// A 303 redirect, as after a successful form.
 pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", location))
-        .finish()
+    HttpResponse::SeeOther().insert_header(("Location", location)).finish()
 }
 
 /// A time in the team's time zone: `25 Nov 2026, 14:05`.
 pub fn local_time(at: NaiveDateTime, tz: Tz) -> String {
-    at.and_utc()
-        .with_timezone(&tz)
-        .format("%-d %b %Y, %H:%M")
-        .to_string()
+    at.and_utc().with_timezone(&tz).format("%-d %b %Y, %H:%M").to_string()
 }
 
 /// A time as people say it: `just now`, `5 minutes ago`, `3 days ago`.
@@ -172,18 +162,12 @@ mod tests {
     fn times_read_naturally() {
         let now = Utc::now().naive_utc();
         assert_eq!(relative_time(now), "just now");
-        assert_eq!(
-            relative_time(now - chrono::Duration::minutes(1)),
-            "1 minute ago"
-        );
+        assert_eq!(relative_time(now - chrono::Duration::minutes(1)), "1 minute ago");
         assert_eq!(relative_time(now - chrono::Duration::days(3)), "3 days ago");
         let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 25)
             .unwrap()
             .and_hms_opt(2, 5, 0)
             .unwrap();
-        assert_eq!(
-            local_time(at, chrono_tz::Asia::Kuala_Lumpur),
-            "25 Nov 2026, 10:05"
-        );
+        assert_eq!(local_time(at, chrono_tz::Asia::Kuala_Lumpur), "25 Nov 2026, 10:05");
     }
 }

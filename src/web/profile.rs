@@ -74,11 +74,7 @@ async fn profile_page(
     Ok(pages::render_with(status, &page))
 }
 
-pub async fn show(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, session: Session) -> Result<HttpResponse, AppError> {
     profile_page(&state, &user, &session, None).await
 }
 
@@ -98,9 +94,7 @@ pub async fn create_own(
     form: CsrfForm<NewToken>,
 ) -> Result<HttpResponse, AppError> {
     let (actor, name) = (user.actor.clone(), form.0.name);
-    let (_, secret) = state
-        .db(move |c| tokens::create(c, &actor, actor.id, &name))
-        .await?;
+    let (_, secret) = state.db(move |c| tokens::create(c, &actor, actor.id, &name)).await?;
     profile_page(&state, &user, &session, Some(secret)).await
 }
 
@@ -116,9 +110,7 @@ pub async fn revoke(
     let owner_is_me = state
         .db(move |c| {
             tokens::revoke(c, &actor, id)?;
-            Ok(tokens::list_for_user(c, actor.id)?
-                .iter()
-                .any(|t| t.id == id))
+            Ok(tokens::list_for_user(c, actor.id)?.iter().any(|t| t.id == id))
         })
         .await?;
     pages::flash(&session, "Token revoked. It no longer works.");
@@ -164,11 +156,7 @@ async fn tokens_page(
     Ok(pages::render_with(status, &page))
 }
 
-pub async fn all(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
+pub async fn all(state: web::Data<AppState>, user: CurrentUser, session: Session) -> Result<HttpResponse, AppError> {
     tokens_page(&state, &user, &session, None).await
 }
 
@@ -186,8 +174,6 @@ pub async fn create_for(
         .parse()
         .map_err(|_| AppError::field("user_id", "is not a user"))?;
     let (actor, name) = (user.actor.clone(), form.0.name);
-    let (token, secret) = state
-        .db(move |c| tokens::create(c, &actor, owner_id, &name))
-        .await?;
+    let (token, secret) = state.db(move |c| tokens::create(c, &actor, owner_id, &name)).await?;
     tokens_page(&state, &user, &session, Some((token.user_name, secret))).await
 }

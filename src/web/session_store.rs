@@ -43,9 +43,7 @@ fn expiry(ttl: &Duration) -> NaiveDateTime {
 /// The signed-in user of a session state, so the row can be found when the
 /// user is disabled.
 fn user_of(state: &HashMap<String, String>) -> Option<i32> {
-    state
-        .get(super::auth::USER_KEY)
-        .and_then(|v| v.parse().ok())
+    state.get(super::auth::USER_KEY).and_then(|v| v.parse().ok())
 }
 
 impl SessionStore for DbSessionStore {
@@ -60,11 +58,7 @@ impl SessionStore for DbSessionStore {
             .transpose()
     }
 
-    async fn save(
-        &self,
-        state: HashMap<String, String>,
-        ttl: &Duration,
-    ) -> Result<SessionKey, SaveError> {
+    async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let text = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
         let key = crate::service::secret::random_token(64);
         let (stored, user, expires) = (key.clone(), user_of(&state), expiry(ttl));
@@ -80,8 +74,7 @@ impl SessionStore for DbSessionStore {
         mut state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
-        let text =
-            serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let text = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let (stored, user, expires) = (key.as_ref().to_owned(), user_of(&state), expiry(ttl));
         let alive = self
             .run(move |c| sessions::update(c, &stored, &text, user, expires))
@@ -99,8 +92,7 @@ impl SessionStore for DbSessionStore {
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
         let (stored, expires) = (key.as_ref().to_owned(), expiry(ttl));
-        self.run(move |c| sessions::touch(c, &stored, expires))
-            .await
+        self.run(move |c| sessions::touch(c, &stored, expires)).await
     }
 
     async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {

@@ -23,8 +23,7 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { server, name } = self {
             if let Ok(mut conn) = diesel::PgConnection::establish(server) {
-                let _ =
-                    conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
             }
         }
     }
@@ -92,8 +91,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings =
-        Settings::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-            .expect("test settings");
+        Settings::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("test settings");
     let app = leadbook::Application::build(settings).expect("app builds");
     let port = app.port;
     actix_web::rt::spawn(app.server);
@@ -199,12 +197,8 @@ impl TestApp {
 
     /// Signs this app's client in.
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.submit(
-            "/login",
-            "/login",
-            &[("email", email), ("password", password)],
-        )
-        .await
+        self.submit("/login", "/login", &[("email", email), ("password", password)])
+            .await
     }
 
     /// A second, separately signed-in client for the same app.

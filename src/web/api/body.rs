@@ -15,10 +15,7 @@ pub struct JsonObject {
 }
 
 /// Reads at most `limit_kb` KiB and parses a JSON object.
-pub async fn read_object(
-    mut payload: web::Payload,
-    limit_kb: usize,
-) -> Result<JsonObject, ApiError> {
+pub async fn read_object(mut payload: web::Payload, limit_kb: usize) -> Result<JsonObject, ApiError> {
     let limit = limit_kb * 1024;
     let too_large = || {
         ApiError(AppError::PayloadTooLarge(format!(
@@ -27,18 +24,14 @@ pub async fn read_object(
     };
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError(AppError::bad_request("The body could not be read.")))?;
+        let chunk = chunk.map_err(|_| ApiError(AppError::bad_request("The body could not be read.")))?;
         if bytes.len() + chunk.len() > limit {
             return Err(too_large());
         }
         bytes.extend_from_slice(&chunk);
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError(AppError::bad_request(format!(
-            "The body is not valid JSON: {e}"
-        )))
-    })?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError(AppError::bad_request(format!("The body is not valid JSON: {e}"))))?;
     match value {
         Value::Object(map) => Ok(JsonObject {
             map,
@@ -88,9 +81,7 @@ impl JsonObject {
         match self.map.get(key) {
             None => Given::Absent,
             Some(Value::Null) => Given::Null,
-            Some(Value::Number(n)) if n.as_i64().is_some() => {
-                Given::Value(n.as_i64().unwrap_or_default())
-            }
+            Some(Value::Number(n)) if n.as_i64().is_some() => Given::Value(n.as_i64().unwrap_or_default()),
             Some(_) => {
                 self.wrong(key, "a whole number");
                 Given::Absent

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{read_object, Given, JsonObject};
-use super::{ApiError, ApiUser, ErrorBody};
+use super::{authorized, ApiError, ApiUser, Bearer, ErrorBody};
 use crate::error::AppError;
 use crate::service::contact_fields::{check_plain, Email, Phone};
 use crate::service::contacts::{self, Contact, ContactDraft, ContactInput, HistoryEntry};
@@ -180,7 +180,8 @@ pub struct ListParams {
 
 #[utoipa::path(get, path = "/api/v1/statuses", tag = "statuses",
     responses((status = 200, body = [StatusJson]), (status = 401, body = ErrorBody)))]
-pub async fn statuses(_user: ApiUser) -> ApiResult {
+pub async fn statuses(state: web::Data<AppState>, bearer: Bearer) -> ApiResult {
+    authorized(&state, bearer, |_, _| Ok(())).await?;
     let all: Vec<StatusJson> = LeadStatus::ALL
         .into_iter()
         .map(|s| StatusJson {
@@ -212,13 +213,7 @@ fn list_query(raw: &str, state: &AppState) -> Result<(ContactQuery, usize, bool)
                 check_plain(&value).map_err(|e| invalid("q", e))?;
                 query.q = value;
             }
-            "email" => {
-                query.email = Some(
-                    Email::parse(&value)
-                        .map_err(|e| invalid("email", e))?
-                        .into_inner(),
-                )
-            }
+            "email" => query.email = Some(Email::parse(&value).map_err(|e| invalid("email", e))?.into_inner()),
             "phone" => {
                 query.phone = Some(
                     Phone::parse(&value, state.settings.default_country)
@@ -260,9 +255,7 @@ fn list_query(raw: &str, state: &AppState) -> Result<(ContactQuery, usize, bool)
                     .filter(|n| (1..=200).contains(n))
                     .ok_or_else(|| invalid("limit", "must be a whole number from 1 to 200"))?
             }
-            "cursor" => {
-                query.cursor = Some(Cursor::decode(&value).map_err(|e| invalid("cursor", e))?)
-            }
+            "cursor" => query.cursor = Some(Cursor::decode(&value).map_err(|e| invalid("cursor", e))?),
             _ => {}
         }
     }
@@ -278,25 +271,25 @@ fn list_query(raw: &str, state: &AppState) -> Result<(ContactQuery, usize, bool)
 
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ListParams),
     responses((status = 200, body = ContactPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list(state: web::Data<AppState>, user: ApiUser, req: HttpRequest) -> ApiResult {
-    let (query, limit, wants_label) = list_query(req.query_string(), &state)?;
-    if wants_label {
-        // No contact carries labels yet (they arrive with labels and notes),
-        // so a label filter, which all must match, matches nothing.
-        return Ok(HttpResponse::Ok().json(ContactPage {
-            data: Vec::new(),
-            next_cursor: None,
-        }));
-    }
-    let (me, calling_code) = (user.0.id, state.settings.calling_code);
-    let page = state
-        .db(move |c| listing::page(c, &query, me, calling_code, limit))
-        .await?;
-    let data = page
-        .rows
-        .iter()
-        .map(|r| ContactJson::from(&r.contact))
-        .collect();
+pub async fn list(state: web::Data<AppState>, bearer: Bearer, req: HttpRequest) -> ApiResult {
+    // Parsed here, reported after the token check: a stranger learns nothing.
+    let parsed = list_query(req.query_string(), &state);
+    let calling_code = state.settings.calling_code;
+    let page = authorized(&state, bearer, move |c, actor| {
+        let (query, limit, wants_label) = parsed.map_err(|e| e.0)?;
+        if wants_label {
+            // No contact carries labels yet (they arrive with labels and
+            // notes), so a label filter, which all must match, matches nothing.
+            return Ok(listing::ContactPage {
+                rows: Vec::new(),
+                next: None,
+                prev: None,
+            });
+        }
+        listing::page(c, &query, actor.id, calling_code, limit)
+    })
+    .await?;
+    let data = page.rows.iter().map(|r| ContactJson::from(&r.contact)).collect();
     Ok(HttpResponse::Ok().json(ContactPage {
         data,
         next_cursor: page.next,
@@ -332,21 +325,11 @@ fn apply_body(body: &mut JsonObject, input: &mut ContactInput) {
     };
     match body.integer("status_id") {
         Given::Value(id) => input.status = id.to_string(),
-        Given::Null => refuse(
-            body,
-            "status_id",
-            "cannot be null (every contact has a status)",
-        ),
+        Given::Null => refuse(body, "status_id", "cannot be null (every contact has a status)"),
         Given::Absent => match body.text("status") {
-            Given::Value(name) if name.trim().is_empty() => {
-                refuse(body, "status", "cannot be empty")
-            }
+            Given::Value(name) if name.trim().is_empty() => refuse(body, "status", "cannot be empty"),
             Given::Value(name) => input.status = name,
-            Given::Null => refuse(
-                body,
-                "status",
-                "cannot be null (every contact has a status)",
-            ),
+            Given::Null => refuse(body, "status", "cannot be null (every contact has a status)"),
             Given::Absent => {}
         },
     }
@@ -360,6 +343,28 @@ fn apply_body(body: &mut JsonObject, input: &mut ContactInput) {
         Given::Value(false) | Given::Null => input.opted_out.clear(),
         Given::Absent => {}
     }
+}
+
+/// Names fields as the client sent them: the forms' `status` and `owner`
+/// are the API's `status_id` (unless a `status` name was sent) and `owner_id`.
+fn json_names(error: AppError, sent_status_name: bool) -> ApiError {
+    let AppError::Validation { fields, .. } = error else {
+        return ApiError(error);
+    };
+    let fields: crate::error::FieldErrors = fields
+        .into_iter()
+        .map(|(key, msgs)| match key.as_str() {
+            "status" if !sent_status_name => ("status_id".to_string(), msgs),
+            "owner" => ("owner_id".to_string(), msgs),
+            _ => (key, msgs),
+        })
+        .collect();
+    let message = fields
+        .iter()
+        .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    ApiError(AppError::Validation { message, fields })
 }
 
 fn draft(state: &AppState, input: &ContactInput) -> Result<ContactDraft, ApiError> {
@@ -379,22 +384,24 @@ fn draft(state: &AppState, input: &ContactInput) -> Result<ContactDraft, ApiErro
               (status = 422, body = ErrorBody)))]
 pub async fn create(state: web::Data<AppState>, user: ApiUser, payload: web::Payload) -> ApiResult {
     let mut body = read_object(payload, state.settings.max_json_kb).await?;
+    let sent_status_name = !body.has("status_id") && body.has("status");
     let mut input = ContactInput::default();
     apply_body(&mut body, &mut input);
     body.check()?;
-    let draft = draft(&state, &input)?;
+    let draft = draft(&state, &input).map_err(|e| json_names(e.0, sent_status_name))?;
     let actor = user.0;
     let contact = state
         .db(move |c| contacts::create(c, &actor, &draft, StatusSource::Api))
-        .await?;
+        .await
+        .map_err(|e| json_names(e, sent_status_name))?;
     Ok(HttpResponse::Created().json(ContactJson::from(&contact)))
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i32, Path)),
     responses((status = 200, body = ContactJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn show(state: web::Data<AppState>, _user: ApiUser, path: web::Path<i32>) -> ApiResult {
+pub async fn show(state: web::Data<AppState>, bearer: Bearer, path: web::Path<i32>) -> ApiResult {
     let id = path.into_inner();
-    let contact = state.db(move |c| contacts::get(c, id)).await?;
+    let contact = authorized(&state, bearer, move |c, _| contacts::get(c, id)).await?;
     Ok(HttpResponse::Ok().json(ContactJson::from(&contact)))
 }
 
@@ -410,6 +417,7 @@ pub async fn update(
 ) -> ApiResult {
     let id = path.into_inner();
     let mut body = read_object(payload, state.settings.max_json_kb).await?;
+    let sent_status_name = !body.has("status_id") && body.has("status");
     let actor = user.0;
     let state_in = state.clone();
     let contact = state
@@ -420,7 +428,8 @@ pub async fn update(
                 draft(&state_in, &input).map_err(|e| e.0)
             })
         })
-        .await?;
+        .await
+        .map_err(|e| json_names(e, sent_status_name))?;
     Ok(HttpResponse::Ok().json(ContactJson::from(&contact)))
 }
 
@@ -450,10 +459,7 @@ pub async fn set_status(
             .and_then(LeadStatus::from_id)
             .ok_or_else(|| invalid("status_id", "must be a status ID from 1 to 7")),
         (_, Given::Value(name)) => LeadStatus::parse(&name).map_err(|e| invalid("status", e)),
-        _ => Err(invalid(
-            "status_id",
-            "is required (or give status as a name)",
-        )),
+        _ => Err(invalid("status_id", "is required (or give status as a name)")),
     };
     let source = match body.text("source") {
         Given::Absent | Given::Null => Ok(StatusSource::Api),
@@ -475,17 +481,12 @@ pub async fn set_status(
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/status_history", tag = "contacts", params(("id" = i32, Path)),
     responses((status = 200, body = [HistoryJson]), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn status_history(
-    state: web::Data<AppState>,
-    _user: ApiUser,
-    path: web::Path<i32>,
-) -> ApiResult {
+pub async fn status_history(state: web::Data<AppState>, bearer: Bearer, path: web::Path<i32>) -> ApiResult {
     let id = path.into_inner();
-    let history = state
-        .db(move |c| {
-            contacts::get(c, id)?;
-            contacts::history(c, id)
-        })
-        .await?;
+    let history = authorized(&state, bearer, move |c, _| {
+        contacts::get(c, id)?;
+        contacts::history(c, id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(history.iter().map(HistoryJson::from).collect::<Vec<_>>()))
 }
