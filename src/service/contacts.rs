@@ -171,6 +171,47 @@ pub fn input_of(c: &Contact) -> ContactInput {
     }
 }
 
+/// The columns that creating and editing a contact both write.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = contacts, treat_none_as_null = true)]
+struct ContactWrite<'a> {
+    name: &'a str,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    identifier: Option<&'a str>,
+    company: Option<&'a str>,
+    city: Option<&'a str>,
+    country: Option<&'a str>,
+    status_id: i32,
+    owner_id: Option<i32>,
+    opted_out_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> ContactWrite<'a> {
+    fn new(
+        draft: &'a ContactDraft,
+        status: LeadStatus,
+        owner_id: Option<i32>,
+        opted_out_at: Option<NaiveDateTime>,
+        now: NaiveDateTime,
+    ) -> Self {
+        Self {
+            name: &draft.name,
+            email: draft.email.as_deref(),
+            phone: draft.phone.as_deref(),
+            identifier: draft.identifier.as_deref(),
+            company: draft.company.as_deref(),
+            city: draft.city.as_deref(),
+            country: draft.country.as_deref(),
+            status_id: status.id(),
+            owner_id,
+            opted_out_at,
+            updated_at: now,
+        }
+    }
+}
+
 /// One entry of a contact's status history, with the name of who made it.
 #[derive(Debug, Clone, Queryable)]
 pub struct HistoryEntry {
@@ -347,18 +388,8 @@ pub fn create(
         let inserted: Result<i32, diesel::result::Error> = conn.transaction(|conn| {
             diesel::insert_into(contacts::table)
                 .values((
-                    contacts::name.eq(&draft.name),
-                    contacts::email.eq(&draft.email),
-                    contacts::phone.eq(&draft.phone),
-                    contacts::identifier.eq(&draft.identifier),
-                    contacts::company.eq(&draft.company),
-                    contacts::city.eq(&draft.city),
-                    contacts::country.eq(&draft.country),
-                    contacts::status_id.eq(status.id()),
-                    contacts::owner_id.eq(owner_id),
-                    contacts::opted_out_at.eq(draft.opted_out.then_some(now)),
+                    ContactWrite::new(draft, status, owner_id, draft.opted_out.then_some(now), now),
                     contacts::created_at.eq(now),
-                    contacts::updated_at.eq(now),
                 ))
                 .returning(contacts::id)
                 .get_result(conn)
@@ -401,19 +432,7 @@ pub fn update(
                     .find(id)
                     .filter(contacts::status_id.eq(before.status_id)),
             )
-            .set((
-                contacts::name.eq(&draft.name),
-                contacts::email.eq(&draft.email),
-                contacts::phone.eq(&draft.phone),
-                contacts::identifier.eq(&draft.identifier),
-                contacts::company.eq(&draft.company),
-                contacts::city.eq(&draft.city),
-                contacts::country.eq(&draft.country),
-                contacts::status_id.eq(status.id()),
-                contacts::owner_id.eq(owner_id),
-                contacts::opted_out_at.eq(opted_out_at),
-                contacts::updated_at.eq(now),
-            ))
+            .set(ContactWrite::new(draft, status, owner_id, opted_out_at, now))
             .execute(conn)
         });
         if updated.map_err(|e| unique_violation(conn, draft, Some(id), e))? == 0 {
