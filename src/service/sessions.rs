@@ -77,11 +77,6 @@ pub fn delete(conn: &mut AnyConnection, cookie_key: &str) -> Result<(), AppError
     Ok(())
 }
 
-/// Ends every session of a user (when they are disabled).
-pub fn end_all_for_user(conn: &mut AnyConnection, user_id: i32) -> Result<usize, AppError> {
-    Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
-}
-
 /// Removes expired sessions.
 pub fn purge_expired(conn: &mut AnyConnection) -> Result<usize, AppError> {
     let now = Utc::now().naive_utc();
