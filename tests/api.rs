@@ -218,7 +218,7 @@ fn add_contacts(app: &TestApp, actor: &Actor, inputs: &[ContactInput]) -> Vec<i3
         inputs
             .iter()
             .map(|input| {
-                let draft = ContactDraft::parse(input, phonenumber::country::Id::MY)
+                let draft = ContactDraft::parse(input, phonenumber::country::Id::MY, &[])
                     .unwrap_or_else(|e| panic!("fixture {input:?} is invalid: {e:?}"));
                 service::create(c, actor, &draft, StatusSource::Api)
                     .expect("fixture created")

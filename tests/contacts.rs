@@ -113,7 +113,7 @@ fn add_contacts(app: &TestApp, actor: &Actor, inputs: &[ContactInput]) -> Vec<i3
         inputs
             .iter()
             .map(|input| {
-                let draft = ContactDraft::parse(input, phonenumber::country::Id::MY)
+                let draft = ContactDraft::parse(input, phonenumber::country::Id::MY, &[])
                     .unwrap_or_else(|e| panic!("fixture {input:?} is invalid: {e:?}"));
                 service::create(c, actor, &draft, StatusSource::Manual)
                     .expect("fixture created")
@@ -256,7 +256,11 @@ fn shown_owner(html: &str) -> String {
     let doc = Html::parse_document(html);
     match doc.select(&sel("select#f-owner")).next() {
         Some(select) => chosen_option(select).map(text_of).unwrap_or_default(),
-        None => doc.select(&sel("h2 + p")).next().map(text_of).expect("owner paragraph"),
+        None => doc
+            .select(&sel("p.owner"))
+            .next()
+            .map(text_of)
+            .expect("owner paragraph"),
     }
 }
 

@@ -39,6 +39,58 @@ diesel::table! {
 }
 
 diesel::table! {
+    custom_attributes (id) {
+        id -> Integer,
+        key -> Text,
+        display_name -> Text,
+        description -> Text,
+        kind -> Text,
+        options -> Text,
+        position -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_attribute_values (contact_id, attribute_id) {
+        contact_id -> Integer,
+        attribute_id -> Integer,
+        value_text -> Text,
+        value_key -> Text,
+        value_number -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    labels (id) {
+        id -> Integer,
+        name -> Text,
+        color -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_labels (contact_id, label_id) {
+        contact_id -> Integer,
+        label_id -> Integer,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> Integer,
+        contact_id -> Integer,
+        author_id -> Nullable<Integer>,
+        kind -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Text,
         user_id -> Nullable<Integer>,
@@ -81,6 +133,12 @@ diesel::table! {
 }
 
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(contact_attribute_values -> contacts (contact_id));
+diesel::joinable!(contact_attribute_values -> custom_attributes (attribute_id));
+diesel::joinable!(contact_labels -> contacts (contact_id));
+diesel::joinable!(contact_labels -> labels (label_id));
+diesel::joinable!(notes -> contacts (contact_id));
+diesel::joinable!(notes -> users (author_id));
 diesel::joinable!(contacts -> users (owner_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(status_history -> contacts (contact_id));
@@ -89,7 +147,12 @@ diesel::joinable!(status_history -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     app_settings,
+    contact_attribute_values,
+    contact_labels,
     contacts,
+    custom_attributes,
+    labels,
+    notes,
     sessions,
     status_counts,
     status_history,

@@ -5,7 +5,12 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use phonenumber::country::Id as CountryId;
 
+use std::collections::{BTreeMap, HashMap};
+
+use super::attributes::{self, ContactValues, Definition, Value, ValueChanges};
 use super::contact_fields::{optional_text, ContactName, Country, Email, Phone};
+use super::labels::{self, Label};
+use super::notes::{self, Note};
 use super::status::{LeadStatus, StatusSource};
 use super::users::Actor;
 use crate::db::schema::{contacts, status_history, users};
@@ -53,6 +58,37 @@ pub struct ContactInput {
     /// Absent: the default owner; empty or `none`: nobody; else a user ID.
     pub owner: Option<String>,
     pub opted_out: String,
+    /// Custom attribute values as typed, by key (form fields `custom.<key>`);
+    /// a blank value removes the attribute's value.
+    #[serde(skip)]
+    pub custom: BTreeMap<String, String>,
+}
+
+impl ContactInput {
+    /// Reads a contact form's fields, `custom.<key>` included.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut input = Self::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "name" => input.name = value,
+                "email" => input.email = value,
+                "phone" => input.phone = value,
+                "identifier" => input.identifier = value,
+                "company" => input.company = value,
+                "city" => input.city = value,
+                "country" => input.country = value,
+                "status" => input.status = value,
+                "owner" => input.owner = Some(value),
+                "opted_out" => input.opted_out = value,
+                other => {
+                    if let Some(attr) = other.strip_prefix("custom.") {
+                        input.custom.insert(attr.to_string(), value);
+                    }
+                }
+            }
+        }
+        input
+    }
 }
 
 /// The owner a form or request asks for.
@@ -77,12 +113,19 @@ pub struct ContactDraft {
     pub status: Option<LeadStatus>,
     pub owner: OwnerChoice,
     pub opted_out: bool,
+    /// Custom attribute values to set or remove; attributes not named stay.
+    pub custom: ValueChanges,
 }
 
 impl ContactDraft {
-    /// Checks every field and collects all problems at once, keyed by field.
-    pub fn parse(input: &ContactInput, default_country: CountryId) -> Result<Self, FieldErrors> {
+    /// Checks every field, custom ones against their definitions, and
+    /// collects all problems at once, keyed by field.
+    pub fn parse(input: &ContactInput, default_country: CountryId, defs: &[Definition]) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
+        let custom = attributes::parse_form_values(defs, &input.custom).unwrap_or_else(|e| {
+            errors.extend(e);
+            Vec::new()
+        });
         let mut note = |field: &str, r: Result<Option<String>, String>| match r {
             Ok(v) => v,
             Err(e) => {
@@ -144,6 +187,7 @@ impl ContactDraft {
                 status,
                 owner,
                 opted_out,
+                custom,
             }),
             _ => Err(errors),
         }
@@ -168,7 +212,15 @@ pub fn input_of(c: &Contact) -> ContactInput {
         } else {
             String::new()
         },
+        custom: BTreeMap::new(),
     }
+}
+
+/// The form's text for each custom attribute a contact holds.
+pub fn custom_input(defs: &[Definition], held: Option<&BTreeMap<i32, Value>>) -> BTreeMap<String, String> {
+    defs.iter()
+        .filter_map(|d| held.and_then(|h| h.get(&d.id)).map(|v| (d.key.clone(), v.text())))
+        .collect()
 }
 
 /// The columns that creating and editing a contact both write.
@@ -237,6 +289,33 @@ pub struct ContactDetails {
     pub contact: Contact,
     pub owner_name: Option<String>,
     pub history: Vec<HistoryEntry>,
+    pub definitions: Vec<Definition>,
+    pub values: BTreeMap<i32, Value>,
+    pub labels: Vec<Label>,
+    pub notes: Vec<Note>,
+}
+
+/// What the contact JSON and the list add to the contacts' own row: custom
+/// attribute values and labels, each read in one query for many contacts.
+pub struct Extras {
+    pub definitions: Vec<Definition>,
+    pub values: ContactValues,
+    pub labels: HashMap<i32, Vec<Label>>,
+}
+
+impl Extras {
+    pub fn labels_of(&self, id: i32) -> &[Label] {
+        self.labels.get(&id).map_or(&[], Vec::as_slice)
+    }
+}
+
+pub fn extras(conn: &mut AnyConnection, ids: &[i32]) -> Result<Extras, AppError> {
+    let definitions = attributes::definitions(conn)?;
+    Ok(Extras {
+        values: attributes::values_of(conn, &definitions, ids)?,
+        labels: labels::of_contacts(conn, ids)?,
+        definitions,
+    })
 }
 
 /// Loads one contact or fails with 404.
@@ -256,8 +335,13 @@ pub fn details(conn: &mut AnyConnection, id: i32) -> Result<ContactDetails, AppE
         Some(owner) => users::table.find(owner).select(users::name).first(conn).optional()?,
         None => None,
     };
+    let mut extras = extras(conn, &[id])?;
     Ok(ContactDetails {
         history: history(conn, id)?,
+        values: extras.values.remove(&id).unwrap_or_default(),
+        labels: extras.labels.remove(&id).unwrap_or_default(),
+        definitions: extras.definitions,
+        notes: notes::of_contact(conn, id)?,
         contact,
         owner_name,
     })
@@ -395,6 +479,7 @@ pub fn create(
                 .get_result(conn)
         });
         let id = inserted.map_err(|e| unique_violation(conn, draft, None, e))?;
+        attributes::write_values(conn, id, &draft.custom)?;
         let contact = get(conn, id)?;
         record_status(conn, contact.id, None, status, source, Some(actor.id), now)?;
         Ok(contact)
@@ -438,6 +523,7 @@ pub fn update(
         if updated.map_err(|e| unique_violation(conn, draft, Some(id), e))? == 0 {
             return Err(changed_meanwhile());
         }
+        attributes::write_values(conn, id, &draft.custom)?;
         let contact = get(conn, id)?;
         if status != before.status() {
             record_status(conn, id, Some(before.status()), status, source, Some(actor.id), now)?;

@@ -8,9 +8,11 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
+use super::attributes::{self, AttrFilter, Condition};
 use super::contacts::Contact;
+use super::labels;
 use super::status::LeadStatus;
-use crate::db::schema::{contacts, status_counts, users};
+use crate::db::schema::{contact_attribute_values as attr_values, contact_labels, contacts, status_counts, users};
 use crate::db::{AnyConnection, MultiBackend};
 use crate::error::AppError;
 
@@ -119,6 +121,12 @@ pub struct ContactQuery {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub identifier: Option<String>,
+    /// Label names; a contact must carry all of them.
+    pub labels: Vec<String>,
+    /// Custom attribute filters; a contact must pass all of them.
+    pub attrs: Vec<AttrFilter>,
+    /// Custom attribute keys to show as columns (pages only).
+    pub cols: Vec<String>,
 }
 
 impl ContactQuery {
@@ -134,9 +142,15 @@ impl ContactQuery {
             email: None,
             phone: None,
             identifier: None,
+            labels: Vec::new(),
+            attrs: Vec::new(),
+            cols: Vec::new(),
         };
         for (key, value) in pairs {
             let value = value.trim();
+            if query.parse_shared(key, value)? {
+                continue;
+            }
             match key {
                 "q" => {
                     if value.chars().count() > MAX_QUERY {
@@ -165,6 +179,64 @@ impl ContactQuery {
         query.statuses.sort();
         Ok(query)
     }
+
+    /// The parameters the pages and the API spell alike: `label` and the
+    /// custom attribute filters `attr.<key>[.<op>]`. Returns whether `key` was one.
+    pub fn parse_shared(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        if key == "label" {
+            if !value.is_empty() {
+                let name = labels::parse_name(value).map_err(|e| format!("label {e}"))?;
+                if !self.labels.contains(&name) {
+                    self.labels.push(name);
+                }
+            }
+            return Ok(true);
+        }
+        if key == "cols" {
+            if !value.is_empty() && !self.cols.iter().any(|c| c == value) && self.cols.len() < 20 {
+                self.cols.push(truncate(value));
+            }
+            return Ok(true);
+        }
+        match AttrFilter::parse(key, value) {
+            Some(filter) => {
+                let filter = filter?;
+                if self.attrs.len() >= 20 {
+                    return Err("at most 20 custom attribute filters".into());
+                }
+                if !self.attrs.contains(&filter) {
+                    self.attrs.push(filter);
+                }
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// The label and custom attribute filters, checked against what exists.
+#[derive(Debug, Default)]
+struct Resolved {
+    label_ids: Vec<i32>,
+    conditions: Vec<Condition>,
+    /// A label that does not exist: nothing can match.
+    impossible: bool,
+}
+
+fn resolve(conn: &mut AnyConnection, query: &ContactQuery) -> Result<Resolved, AppError> {
+    let mut resolved = Resolved::default();
+    if !query.labels.is_empty() {
+        let (found, missing) = labels::resolve(conn, &query.labels)?;
+        resolved.impossible = !missing.is_empty();
+        resolved.label_ids = found.iter().map(|l| l.id).collect();
+    }
+    if !query.attrs.is_empty() {
+        let defs = attributes::definitions(conn)?;
+        for filter in &query.attrs {
+            resolved.conditions.push(filter.resolve(&defs)?);
+        }
+    }
+    Ok(resolved)
 }
 
 fn truncate(s: &str) -> String {
@@ -308,8 +380,93 @@ fn fts_query(terms: &[&str]) -> String {
 }
 
 /// The filtered, unsorted list, before paging.
-fn filtered(conn: &AnyConnection, query: &ContactQuery, me: i32, calling_code: u16) -> Query {
-    let mut q: Query = contacts::table.into_boxed();
+/// The contacts holding a value of one attribute that passes the filters.
+/// (Not boxed: a boxed sub-select cannot be rendered for both backends.)
+macro_rules! holders {
+    ($attribute_id:expr $(, $filter:expr)*) => {
+        attr_values::table
+            .filter(attr_values::attribute_id.eq($attribute_id))
+            $(.filter($filter))*
+            .select(attr_values::contact_id)
+    };
+}
+
+/// Adds the label and custom attribute filters: each a sub-select served by
+/// an index on (label or attribute, value, contact).
+fn with_resolved(sqlite: bool, mut q: Query, resolved: &Resolved) -> Query {
+    for label_id in &resolved.label_ids {
+        q = q.filter(
+            contacts::id.eq_any(
+                contact_labels::table
+                    .filter(contact_labels::label_id.eq(*label_id))
+                    .select(contact_labels::contact_id),
+            ),
+        );
+    }
+    for condition in resolved.conditions.iter().cloned() {
+        q = match condition {
+            Condition::KeyEquals {
+                attribute_id,
+                key,
+                full: None,
+            } => q.filter(contacts::id.eq_any(holders!(attribute_id, attr_values::value_key.eq(key)))),
+            Condition::KeyEquals {
+                attribute_id,
+                key,
+                full: Some(full),
+            } => q.filter(contacts::id.eq_any(holders!(
+                attribute_id,
+                attr_values::value_key.eq(key),
+                attr_values::value_text.eq(full)
+            ))),
+            Condition::NumberEquals { attribute_id, number } => {
+                q.filter(contacts::id.eq_any(holders!(attribute_id, attr_values::value_number.eq(number))))
+            }
+            // SQLite's LIKE already ignores (ASCII) case; PostgreSQL's does not.
+            Condition::Contains { attribute_id, needle } if sqlite => q.filter(contacts::id.eq_any(holders!(
+                attribute_id,
+                attr_values::value_text.like(format!("%{}%", escape_like(&needle))).escape('\\')
+            ))),
+            Condition::Contains { attribute_id, needle } => q.filter(contacts::id.eq_any(holders!(
+                attribute_id,
+                lower(attr_values::value_text).like(format!("%{}%", escape_like(&needle))).escape('\\')
+            ))),
+            Condition::Set {
+                attribute_id,
+                set: true,
+            } => q.filter(contacts::id.eq_any(holders!(attribute_id))),
+            Condition::Set {
+                attribute_id,
+                set: false,
+            } => q.filter(contacts::id.ne_all(holders!(attribute_id))),
+            Condition::KeyRange {
+                attribute_id,
+                key,
+                from: true,
+            } => q.filter(contacts::id.eq_any(holders!(attribute_id, attr_values::value_key.ge(key)))),
+            Condition::KeyRange {
+                attribute_id,
+                key,
+                from: false,
+            } => q.filter(contacts::id.eq_any(holders!(attribute_id, attr_values::value_key.le(key)))),
+            Condition::NumberRange {
+                attribute_id,
+                number,
+                from: true,
+            } => q.filter(contacts::id.eq_any(holders!(attribute_id, attr_values::value_number.ge(number)))),
+            Condition::NumberRange {
+                attribute_id,
+                number,
+                from: false,
+            } => q.filter(contacts::id.eq_any(holders!(attribute_id, attr_values::value_number.le(number)))),
+        };
+    }
+    q
+}
+
+fn filtered(conn: &AnyConnection, query: &ContactQuery, resolved: &Resolved, me: i32, calling_code: u16) -> Query {
+    let sqlite = matches!(conn, AnyConnection::Sqlite(_));
+    let mut q: Query = with_resolved(sqlite, contacts::table.into_boxed(), resolved);
     if !query.statuses.is_empty() {
         q = q.filter(contacts::status_id.eq_any(query.statuses.iter().map(|s| s.id()).collect::<Vec<_>>()));
     }
@@ -422,6 +579,7 @@ fn with_owner_names(conn: &mut AnyConnection, rows: Vec<Contact>) -> Result<Vec<
 fn read(
     conn: &mut AnyConnection,
     query: &ContactQuery,
+    resolved: &Resolved,
     me: i32,
     calling_code: u16,
     limit: usize,
@@ -429,7 +587,7 @@ fn read(
     let backward = query.cursor.as_ref().is_some_and(|c| c.backward);
     let asc = (query.order == Order::Asc) != backward;
     let cursor = query.cursor.as_ref();
-    let base = || filtered(conn, query, me, calling_code);
+    let base = || filtered(conn, query, resolved, me, calling_code);
     let q = match (query.sort, cursor.map(|c| (&c.value, c.id))) {
         (SortKey::Status, None) => keyset!(base(), contacts::status_id, None::<(i32, i32)>, asc),
         (SortKey::Status, Some((SortValue::Int(v), id))) => {
@@ -443,7 +601,7 @@ fn read(
         (SortKey::Created, Some((SortValue::Time(v), id))) => {
             keyset!(base(), contacts::created_at, Some((*v, id)), asc)
         }
-        (SortKey::Activity, _) => return read_activity(conn, query, me, calling_code, limit, asc, backward),
+        (SortKey::Activity, _) => return read_activity(conn, query, resolved, me, calling_code, limit, asc, backward),
         _ => {
             return Err(AppError::bad_request(
                 "The page link is out of date; start again from the first page.",
@@ -456,9 +614,11 @@ fn read(
 /// Activity sorts with the never-active contacts last in either order, as two
 /// index-ordered segments (active, then never active) rather than one
 /// `ORDER BY … IS NULL` that no index can serve.
+#[allow(clippy::too_many_arguments)]
 fn read_activity(
     conn: &mut AnyConnection,
     query: &ContactQuery,
+    resolved: &Resolved,
     me: i32,
     calling_code: u16,
     limit: usize,
@@ -483,13 +643,14 @@ fn read_activity(
         }
         let after = if i == 0 { cursor.map(|c| (&c.value, c.id)) } else { None };
         let q = if active {
-            let base = filtered(conn, query, me, calling_code).filter(contacts::last_activity_at.is_not_null());
+            let base =
+                filtered(conn, query, resolved, me, calling_code).filter(contacts::last_activity_at.is_not_null());
             match after {
                 Some((SortValue::Time(v), id)) => keyset!(base, activity, Some((*v, id)), asc),
                 _ => keyset!(base, activity, None::<(NaiveDateTime, i32)>, asc),
             }
         } else {
-            let base = filtered(conn, query, me, calling_code).filter(contacts::last_activity_at.is_null());
+            let base = filtered(conn, query, resolved, me, calling_code).filter(contacts::last_activity_at.is_null());
             match (after.map(|(_, id)| id), asc) {
                 (Some(id), true) => base.filter(contacts::id.gt(id)).order(contacts::id.asc()),
                 (Some(id), false) => base.filter(contacts::id.lt(id)).order(contacts::id.desc()),
@@ -510,7 +671,15 @@ pub fn page(
     calling_code: u16,
     size: usize,
 ) -> Result<ContactPage, AppError> {
-    let mut rows = read(conn, query, me, calling_code, size + 1)?;
+    let resolved = resolve(conn, query)?;
+    if resolved.impossible {
+        return Ok(ContactPage {
+            rows: Vec::new(),
+            next: None,
+            prev: None,
+        });
+    }
+    let mut rows = read(conn, query, &resolved, me, calling_code, size + 1)?;
     let backward = query.cursor.as_ref().is_some_and(|c| c.backward);
     let more = rows.len() > size;
     rows.truncate(size);

@@ -1,9 +1,12 @@
 //! The shared service layer: every rule and query of leadbook, used alike by
 //! the pages, the JSON API and the command line. No actix here.
 
+pub mod attributes;
 pub mod contact_fields;
 pub mod contacts;
+pub mod labels;
 pub mod listing;
+pub mod notes;
 pub mod secret;
 pub mod seed;
 pub mod sessions;

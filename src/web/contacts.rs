@@ -10,8 +10,11 @@ use super::auth::{CsrfForm, CurrentUser};
 use super::pages::{self, local_time, relative_time, Layout};
 use super::AppState;
 use crate::error::{AppError, FieldErrors};
+use crate::service::attributes::{self, Definition, Kind, Value};
 use crate::service::contacts::{self, Contact, ContactDraft, ContactInput, OwnerChoice};
+use crate::service::labels::Label;
 use crate::service::listing::{self, ContactQuery, Order, OwnerFilter, SortKey, PAGE_SIZE};
+use crate::service::notes::NoteKind;
 use crate::service::status::{LeadStatus, StatusSource};
 use crate::service::users::{self, UserSummary};
 
@@ -32,6 +35,9 @@ pub struct ContactView {
     pub updated: String,
     pub activity: String,
     pub activity_exact: String,
+    pub labels: Vec<Label>,
+    /// The values of the columns the list was asked to show.
+    pub columns: Vec<String>,
 }
 
 impl ContactView {
@@ -53,6 +59,8 @@ impl ContactView {
             updated: local_time(c.updated_at, tz),
             activity: c.last_activity_at.map(relative_time).unwrap_or_default(),
             activity_exact: c.last_activity_at.map(|t| local_time(t, tz)).unwrap_or_default(),
+            labels: Vec::new(),
+            columns: Vec::new(),
         }
     }
 }
@@ -92,12 +100,56 @@ struct ListPage {
     prev_href: Option<String>,
     /// True when the team has no contacts at all (not just none matching).
     no_contacts: bool,
+    all_labels: Vec<Label>,
+    selected_labels: Vec<String>,
+    definitions: Vec<Definition>,
+    /// The custom attribute columns shown, as (key, display name).
+    columns: Vec<(String, String)>,
+    /// The custom attribute filters, each with the link that removes it.
+    filter_chips: Vec<(String, String)>,
+    /// The attribute filters as hidden fields, so "Apply" keeps them.
+    attr_params: Vec<(String, String)>,
+    /// The whole query as hidden fields, for the "add a filter" form.
+    query_params: Vec<(String, String)>,
 }
 
 impl ListPage {
     fn status_selected(&self, status: &LeadStatus) -> bool {
         self.statuses.contains(status)
     }
+    fn label_selected(&self, name: &str) -> bool {
+        self.selected_labels.iter().any(|l| l == name)
+    }
+    fn column_shown(&self, key: &str) -> bool {
+        self.columns.iter().any(|(k, _)| k == key)
+    }
+}
+
+/// The query-string pairs that say `query`.
+fn query_pairs(query: &ContactQuery) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    if !query.q.is_empty() {
+        pairs.push(("q".into(), query.q.clone()));
+    }
+    for status in &query.statuses {
+        pairs.push(("status".into(), status.id().to_string()));
+    }
+    if let Some(owner) = query.owner {
+        pairs.push(("owner".into(), owner.as_param()));
+    }
+    for label in &query.labels {
+        pairs.push(("label".into(), label.clone()));
+    }
+    pairs.extend(query.attrs.iter().map(|f| f.to_param()));
+    for col in &query.cols {
+        pairs.push(("cols".into(), col.clone()));
+    }
+    pairs.push(("sort".into(), query.sort.as_str().into()));
+    pairs.push(("order".into(), query.order.as_str().into()));
+    if let Some(cursor) = &query.cursor {
+        pairs.push(("cursor".into(), cursor.encode()));
+    }
+    pairs
 }
 
 /// The list's URL for a query, with `change` applied.
@@ -105,21 +157,26 @@ fn list_href(query: &ContactQuery, change: impl FnOnce(&mut ContactQuery)) -> St
     let mut query = query.clone();
     change(&mut query);
     let mut url = url::form_urlencoded::Serializer::new(String::new());
-    if !query.q.is_empty() {
-        url.append_pair("q", &query.q);
-    }
-    for status in &query.statuses {
-        url.append_pair("status", &status.id().to_string());
-    }
-    if let Some(owner) = query.owner {
-        url.append_pair("owner", &owner.as_param());
-    }
-    url.append_pair("sort", query.sort.as_str());
-    url.append_pair("order", query.order.as_str());
-    if let Some(cursor) = &query.cursor {
-        url.append_pair("cursor", &cursor.encode());
-    }
+    url.extend_pairs(query_pairs(&query));
     format!("/contacts?{}", url.finish())
+}
+
+/// The "add a filter" form (`fattr`, `fop`, `fval`) turned into the
+/// filter's own parameter, so the list's URLs stay those of interface.md.
+fn added_filter(pairs: &[(String, String)]) -> Option<Result<(String, String), AppError>> {
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
+    let key = get("fattr").filter(|k| !k.is_empty())?;
+    let value = get("fval").unwrap_or_default();
+    let (suffix, value) = match get("fop").unwrap_or_default().as_str() {
+        "" | "is" => ("", value),
+        "contains" => (".contains", value),
+        "set" => (".set", "1".to_string()),
+        "unset" => (".set", "0".to_string()),
+        "from" => (".from", value),
+        "to" => (".to", value),
+        _ => return Some(Err(AppError::bad_request("Unknown filter operator."))),
+    };
+    Some(Ok((format!("attr.{key}{suffix}"), value)))
 }
 
 pub async fn list(
@@ -128,9 +185,17 @@ pub async fn list(
     session: Session,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
         .collect();
+    if let Some(added) = added_filter(&pairs) {
+        let added = added?;
+        pairs.retain(|(k, _)| !matches!(k.as_str(), "fattr" | "fop" | "fval" | "cursor"));
+        pairs.push(added);
+        let query =
+            ContactQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(AppError::bad_request)?;
+        return Ok(pages::see_other(&list_href(&query, |_| {})));
+    }
     let mut query =
         ContactQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(AppError::bad_request)?;
     // Agents open on their own contacts; leads and admins on everyone's.
@@ -143,12 +208,39 @@ pub async fn list(
     }
     let (me, calling_code, tz) = (user.actor.id, state.settings.calling_code, state.settings.time_zone);
     let q = query.clone();
-    let (page, counts, team) = state
+    let (page, counts, team, extras, all_labels) = state
         .db(move |c| {
             let page = listing::page(c, &q, me, calling_code, PAGE_SIZE)?;
-            Ok((page, listing::status_counts(c)?, users::team(c)?))
+            let ids: Vec<i32> = page.rows.iter().map(|r| r.contact.id).collect();
+            let extras = contacts::extras(c, &ids)?;
+            Ok((
+                page,
+                listing::status_counts(c)?,
+                users::team(c)?,
+                extras,
+                crate::service::labels::all(c)?,
+            ))
         })
         .await?;
+    let columns: Vec<(String, String)> = query
+        .cols
+        .iter()
+        .filter_map(|key| extras.definitions.iter().find(|d| &d.key == key))
+        .map(|d| (d.key.clone(), d.display_name.clone()))
+        .collect();
+    let filter_chips = query
+        .attrs
+        .iter()
+        .map(|f| {
+            (
+                f.describe(&extras.definitions),
+                list_href(&query, |q| {
+                    q.attrs.retain(|other| other != f);
+                    q.cursor = None;
+                }),
+            )
+        })
+        .collect();
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     let counts = counts
         .into_iter()
@@ -206,8 +298,28 @@ pub async fn list(
     let rows = page
         .rows
         .iter()
-        .map(|r| ContactView::new(&r.contact, r.owner_name.as_deref(), tz))
+        .map(|r| {
+            let mut view = ContactView::new(&r.contact, r.owner_name.as_deref(), tz);
+            view.labels = extras.labels_of(r.contact.id).to_vec();
+            let held = extras.values.get(&r.contact.id);
+            view.columns = columns
+                .iter()
+                .map(|(key, _)| {
+                    extras
+                        .definitions
+                        .iter()
+                        .find(|d| &d.key == key)
+                        .and_then(|d| held.and_then(|h| h.get(&d.id)))
+                        .map(Value::display)
+                        .unwrap_or_default()
+                })
+                .collect();
+            view
+        })
         .collect();
+    let mut query_params = query_pairs(&query);
+    query_params.retain(|(k, _)| k != "cursor");
+    let attr_params = query.attrs.iter().map(|f| f.to_param()).collect();
     let page_view = ListPage {
         layout: Layout::new(&user, &session, "Contacts", "contacts"),
         rows,
@@ -223,6 +335,13 @@ pub async fn list(
         next_href: page.next.as_deref().and_then(cursor_href),
         prev_href: page.prev.as_deref().and_then(cursor_href),
         no_contacts: total == 0,
+        all_labels,
+        selected_labels: query.labels.clone(),
+        definitions: extras.definitions,
+        columns,
+        filter_chips,
+        attr_params,
+        query_params,
     };
     Ok(pages::render(&page_view))
 }
@@ -241,9 +360,20 @@ struct FormPage {
     team: Vec<UserSummary>,
     can_assign: bool,
     editing: bool,
+    definitions: Vec<Definition>,
 }
 
 impl FormPage {
+    /// The typed or stored text of a custom attribute.
+    fn custom_value(&self, key: &str) -> &str {
+        self.values.custom.get(key).map_or("", String::as_str)
+    }
+    fn custom_is(&self, key: &str, option: &str) -> bool {
+        self.custom_value(key).eq_ignore_ascii_case(option)
+    }
+    fn custom_field(&self, key: &str) -> String {
+        format!("custom.{key}")
+    }
     fn status_options(&self) -> [LeadStatus; 7] {
         LeadStatus::ALL
     }
@@ -260,7 +390,7 @@ pub async fn new_form(
     user: CurrentUser,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    let team = state.db(users::team).await?;
+    let (team, definitions) = state.db(|c| Ok((users::team(c)?, attributes::definitions(c)?))).await?;
     // Agents own what they add unless they pick someone else.
     let owner = if user.actor.role.can_assign() {
         String::new()
@@ -283,6 +413,7 @@ pub async fn new_form(
         team,
         can_assign: true,
         editing: false,
+        definitions,
     };
     Ok(pages::render(&page))
 }
@@ -305,7 +436,7 @@ async fn form_with_errors(
         }
         other => return Err(other),
     };
-    let team = state.db(users::team).await?;
+    let (team, definitions) = state.db(|c| Ok((users::team(c)?, attributes::definitions(c)?))).await?;
     let (heading, action, cancel) = match editing {
         Some(id) => (
             "Edit contact".to_string(),
@@ -329,12 +460,15 @@ async fn form_with_errors(
         team,
         can_assign: editing.is_none() || user.actor.role.can_assign(),
         editing: editing.is_some(),
+        definitions,
     };
     Ok(pages::render_with(status, &page))
 }
 
-fn parse_draft(state: &AppState, input: &ContactInput) -> Result<ContactDraft, AppError> {
-    ContactDraft::parse(input, state.settings.default_country).map_err(|fields| AppError::Validation {
+/// Checks the form against the current custom attribute definitions.
+async fn parse_draft(state: &AppState, input: &ContactInput) -> Result<ContactDraft, AppError> {
+    let definitions = state.db(attributes::definitions).await?;
+    ContactDraft::parse(input, state.settings.default_country, &definitions).map_err(|fields| AppError::Validation {
         message: "Please correct the highlighted fields.".into(),
         fields,
     })
@@ -344,10 +478,10 @@ pub async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
     session: Session,
-    form: CsrfForm<ContactInput>,
+    form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let input = form.0;
-    let result = match parse_draft(&state, &input) {
+    let input = ContactInput::from_pairs(form.0);
+    let result = match parse_draft(&state, &input).await {
         Ok(draft) => {
             let actor = user.actor.clone();
             state
@@ -374,6 +508,48 @@ pub struct HistoryView {
     pub when_relative: String,
 }
 
+/// One custom attribute on the details page.
+pub struct CustomView {
+    pub name: String,
+    pub description: String,
+    /// Empty when the contact holds no value.
+    pub value: String,
+    /// Links are shown as links.
+    pub href: Option<String>,
+}
+
+impl CustomView {
+    fn new(def: &Definition, value: Option<&Value>) -> Self {
+        Self {
+            name: def.display_name.clone(),
+            description: def.description.clone(),
+            value: value.map(Value::display).unwrap_or_default(),
+            href: match value {
+                Some(Value::Link(url)) if def.kind == Kind::Link => Some(url.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A note on the details page.
+pub struct NoteView {
+    pub id: i32,
+    pub kind: NoteKind,
+    pub body: String,
+    pub author: String,
+    pub when: String,
+    pub when_relative: String,
+    pub edited: bool,
+    pub editable: bool,
+}
+
+/// A label in the details page's picker.
+pub struct LabelChoice {
+    pub label: Label,
+    pub on: bool,
+}
+
 #[derive(Template)]
 #[template(path = "contacts/show.html")]
 struct ShowPage {
@@ -384,6 +560,10 @@ struct ShowPage {
     team: Vec<UserSummary>,
     can_assign: bool,
     can_delete: bool,
+    custom: Vec<CustomView>,
+    labels: Vec<Label>,
+    label_choices: Vec<LabelChoice>,
+    notes: Vec<NoteView>,
 }
 
 impl ShowPage {
@@ -392,6 +572,9 @@ impl ShowPage {
     }
     fn is_owner(&self, id: &i32) -> bool {
         self.owner_id == Some(*id)
+    }
+    fn note_kinds(&self) -> [NoteKind; 3] {
+        NoteKind::ALL
     }
 }
 
@@ -404,13 +587,39 @@ pub async fn show(
     let id = path.into_inner();
     let tz = state.settings.time_zone;
     let can_assign = user.actor.role.can_assign();
-    let (details, team) = state
+    let (details, team, all_labels) = state
         .db(move |c| {
             let details = contacts::details(c, id)?;
             let team = if can_assign { users::team(c)? } else { Vec::new() };
-            Ok((details, team))
+            Ok((details, team, crate::service::labels::all(c)?))
         })
         .await?;
+    let custom = details
+        .definitions
+        .iter()
+        .map(|d| CustomView::new(d, details.values.get(&d.id)))
+        .collect();
+    let label_choices = all_labels
+        .into_iter()
+        .map(|label| LabelChoice {
+            on: details.labels.iter().any(|l| l.id == label.id),
+            label,
+        })
+        .collect();
+    let notes = details
+        .notes
+        .iter()
+        .map(|n| NoteView {
+            id: n.id,
+            kind: n.kind(),
+            body: n.body.clone(),
+            author: n.author_name.clone().unwrap_or_else(|| "a former user".into()),
+            when: local_time(n.created_at, tz),
+            when_relative: relative_time(n.created_at),
+            edited: n.updated_at > n.created_at,
+            editable: n.editable_by(&user.actor),
+        })
+        .collect();
     let history = details
         .history
         .iter()
@@ -437,6 +646,10 @@ pub async fn show(
         team,
         can_assign,
         can_delete: user.actor.role.can_delete(),
+        custom,
+        labels: details.labels.clone(),
+        label_choices,
+        notes,
     };
     Ok(pages::render(&page))
 }
@@ -448,18 +661,28 @@ pub async fn edit_form(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let (contact, team) = state.db(move |c| Ok((contacts::get(c, id)?, users::team(c)?))).await?;
+    let (contact, team, definitions, mut held) = state
+        .db(move |c| {
+            let contact = contacts::get(c, id)?;
+            let definitions = attributes::definitions(c)?;
+            let held = attributes::values_of(c, &definitions, &[id])?;
+            Ok((contact, users::team(c)?, definitions, held))
+        })
+        .await?;
+    let mut values = contacts::input_of(&contact);
+    values.custom = contacts::custom_input(&definitions, held.remove(&id).as_ref());
     let page = FormPage {
         layout: Layout::new(&user, &session, format!("Edit {}", contact.name), "contacts"),
         heading: "Edit contact".into(),
         action: format!("/contacts/{id}"),
         cancel: format!("/contacts/{id}"),
-        values: contacts::input_of(&contact),
+        values,
         errors: pages::FormErrors::default(),
         duplicate: None,
         team,
         can_assign: user.actor.role.can_assign(),
         editing: true,
+        definitions,
     };
     Ok(pages::render(&page))
 }
@@ -469,11 +692,11 @@ pub async fn update(
     user: CurrentUser,
     session: Session,
     path: web::Path<i32>,
-    form: CsrfForm<ContactInput>,
+    form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let mut input = form.0;
-    let result = match parse_draft(&state, &input) {
+    let mut input = ContactInput::from_pairs(form.0);
+    let result = match parse_draft(&state, &input).await {
         Ok(draft) => {
             let actor = user.actor.clone();
             state

@@ -3,9 +3,11 @@
 pub mod api;
 pub mod auth;
 pub mod contacts;
+pub mod notes;
 pub mod pages;
 pub mod profile;
 pub mod session_store;
+pub mod settings;
 
 use std::sync::Arc;
 
@@ -64,6 +66,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/contacts/{id}/owner", web::post().to(contacts::assign))
         .route("/contacts/{id}/delete", web::get().to(contacts::delete_form))
         .route("/contacts/{id}/delete", web::post().to(contacts::delete))
+        .route("/contacts/{id}/labels", web::post().to(notes::set_labels))
+        .route("/contacts/{id}/notes", web::post().to(notes::add))
+        .route("/notes/{id}", web::post().to(notes::update))
+        .route("/notes/{id}/edit", web::get().to(notes::edit_form))
+        .route("/notes/{id}/delete", web::post().to(notes::delete))
+        .route("/labels.css", web::get().to(settings::label_styles))
+        .route("/settings/attributes", web::get().to(settings::attributes))
+        .route("/settings/attributes", web::post().to(settings::create_attribute))
+        .route("/settings/attributes/{id}", web::get().to(settings::edit_attribute))
+        .route("/settings/attributes/{id}", web::post().to(settings::update_attribute))
+        .route(
+            "/settings/attributes/{id}/delete",
+            web::get().to(settings::delete_attribute_form),
+        )
+        .route(
+            "/settings/attributes/{id}/delete",
+            web::post().to(settings::delete_attribute),
+        )
+        .route("/settings/labels", web::get().to(settings::labels))
+        .route("/settings/labels", web::post().to(settings::create_label))
+        .route("/settings/labels/{id}", web::post().to(settings::update_label))
+        .route("/settings/labels/{id}/delete", web::post().to(settings::delete_label))
         .route("/profile", web::get().to(profile::show))
         .route("/profile/tokens", web::post().to(profile::create_own))
         .route("/tokens/{id}/revoke", web::post().to(profile::revoke))

@@ -102,6 +102,34 @@ impl JsonObject {
         }
     }
 
+    /// An object attribute (such as `custom_attributes`).
+    pub fn object(&mut self, key: &str) -> Given<Map<String, Value>> {
+        match self.map.get(key) {
+            None => Given::Absent,
+            Some(Value::Null) => Given::Null,
+            Some(Value::Object(m)) => Given::Value(m.clone()),
+            Some(_) => {
+                self.wrong(key, "an object");
+                Given::Absent
+            }
+        }
+    }
+
+    /// A list of strings (such as a list attribute's `options`).
+    pub fn strings(&mut self, key: &str) -> Given<Vec<String>> {
+        match self.map.get(key) {
+            None => Given::Absent,
+            Some(Value::Null) => Given::Null,
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                Given::Value(items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            }
+            Some(_) => {
+                self.wrong(key, "a list of strings");
+                Given::Absent
+            }
+        }
+    }
+
     /// Fails with 422 when any attribute had the wrong type.
     pub fn check(&mut self) -> Result<(), ApiError> {
         if self.errors.is_empty() {

@@ -7,9 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::body::{read_object, Given, JsonObject};
 use super::{authorized, ApiError, ApiUser, Bearer, ErrorBody};
+use crate::db::AnyConnection;
 use crate::error::AppError;
+use crate::service::attributes::{self, Definition};
 use crate::service::contact_fields::{check_plain, Email, Phone};
-use crate::service::contacts::{self, Contact, ContactDraft, ContactInput, HistoryEntry};
+use crate::service::contacts::{self, Contact, ContactDraft, ContactInput, Extras, HistoryEntry};
 use crate::service::listing::{self, ContactQuery, Cursor, Order, OwnerFilter, SortKey};
 use crate::service::status::{LeadStatus, StatusSource};
 use crate::web::AppState;
@@ -57,8 +59,8 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
-impl From<&Contact> for ContactJson {
-    fn from(c: &Contact) -> Self {
+impl ContactJson {
+    pub fn new(c: &Contact, extras: &Extras) -> Self {
         Self {
             id: c.id,
             name: c.name.clone(),
@@ -71,14 +73,28 @@ impl From<&Contact> for ContactJson {
             status_id: c.status_id,
             status: c.status().name().to_string(),
             owner_id: c.owner_id,
-            labels: Vec::new(),
+            labels: extras.labels_of(c.id).iter().map(|l| l.name.clone()).collect(),
             opted_out: c.opted_out_at.is_some(),
-            custom_attributes: serde_json::Map::new(),
+            custom_attributes: attributes::to_json(&extras.definitions, extras.values.get(&c.id)),
             created_at: utc(c.created_at),
             updated_at: utc(c.updated_at),
             last_activity_at: c.last_activity_at.map(utc),
         }
     }
+}
+
+/// Contacts as JSON, with their labels and custom attributes (two queries
+/// for any number of contacts).
+pub fn contacts_json(conn: &mut AnyConnection, list: &[Contact]) -> Result<Vec<ContactJson>, AppError> {
+    let ids: Vec<i32> = list.iter().map(|c| c.id).collect();
+    let extras = contacts::extras(conn, &ids)?;
+    Ok(list.iter().map(|c| ContactJson::new(c, &extras)).collect())
+}
+
+/// One contact as JSON.
+pub fn contact_json(conn: &mut AnyConnection, contact: &Contact) -> Result<ContactJson, AppError> {
+    let mut all = contacts_json(conn, std::slice::from_ref(contact))?;
+    all.pop().ok_or_else(|| AppError::internal("contact vanished"))
 }
 
 /// A page of contacts.
@@ -134,6 +150,10 @@ pub struct ContactWrite {
     /// A user ID; null for nobody. Contacts an agent creates are theirs unless given.
     owner_id: Option<i32>,
     opted_out: Option<bool>,
+    /// Values by custom attribute key, typed as defined. On PATCH, keys
+    /// merge one by one and `null` removes a key.
+    #[schema(value_type = Option<Object>)]
+    custom_attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A status change.
@@ -167,6 +187,11 @@ pub struct ListParams {
     owner_id: Option<String>,
     /// Label names (repeatable; all must match).
     label: Option<Vec<String>>,
+    /// Custom attribute filters are also accepted, as on the list page:
+    /// `attr.<key>=<value>`, `attr.<key>.contains=<text>`, `attr.<key>.set=1|0`,
+    /// `attr.<key>.from=<value>`, `attr.<key>.to=<value>`.
+    #[param(rename = "attr.<key>")]
+    attr: Option<String>,
     /// `status`, `name`, `created` or `activity` (default).
     sort: Option<String>,
     /// `asc` or `desc` (default).
@@ -198,13 +223,15 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// Parses the list's query string into the shared `ContactQuery`.
-fn list_query(raw: &str, state: &AppState) -> Result<(ContactQuery, usize, bool), ApiError> {
+fn list_query(raw: &str, state: &AppState) -> Result<(ContactQuery, usize), ApiError> {
     let mut query = ContactQuery::parse(std::iter::empty()).map_err(|e| invalid("query", e))?;
     query.owner = Some(OwnerFilter::All);
     let mut limit = 50usize;
-    let mut wants_label = false;
     for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
         let value = value.trim().to_string();
+        if key != "cols" && query.parse_shared(&key, &value).map_err(|e| invalid(&key, e))? {
+            continue;
+        }
         match key.as_ref() {
             "q" => {
                 if value.chars().count() > 200 {
@@ -245,7 +272,6 @@ fn list_query(raw: &str, state: &AppState) -> Result<(ContactQuery, usize, bool)
                     ),
                 })
             }
-            "label" => wants_label = true,
             "sort" => query.sort = SortKey::parse(&value).map_err(|e| invalid("sort", e))?,
             "order" => query.order = Order::parse(&value).map_err(|e| invalid("order", e))?,
             "limit" => {
@@ -266,7 +292,7 @@ fn list_query(raw: &str, state: &AppState) -> Result<(ContactQuery, usize, bool)
         ));
     }
     query.statuses.sort();
-    Ok((query, limit, wants_label))
+    Ok((query, limit))
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ListParams),
@@ -275,32 +301,23 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer, req: HttpRequest) 
     // Parsed here, reported after the token check: a stranger learns nothing.
     let parsed = list_query(req.query_string(), &state);
     let calling_code = state.settings.calling_code;
-    let page = authorized(&state, bearer, move |c, actor| {
-        let (query, limit, wants_label) = parsed.map_err(|e| e.0)?;
-        if wants_label {
-            // No contact carries labels yet (they arrive with labels and
-            // notes), so a label filter, which all must match, matches nothing.
-            return Ok(listing::ContactPage {
-                rows: Vec::new(),
-                next: None,
-                prev: None,
-            });
-        }
-        listing::page(c, &query, actor.id, calling_code, limit)
+    let (data, next_cursor) = authorized(&state, bearer, move |c, actor| {
+        let (query, limit) = parsed.map_err(|e| e.0)?;
+        let page = listing::page(c, &query, actor.id, calling_code, limit)?;
+        let rows: Vec<Contact> = page.rows.into_iter().map(|r| r.contact).collect();
+        Ok((contacts_json(c, &rows)?, page.next))
     })
     .await?;
-    let data = page.rows.iter().map(|r| ContactJson::from(&r.contact)).collect();
-    Ok(HttpResponse::Ok().json(ContactPage {
-        data,
-        next_cursor: page.next,
-    }))
+    Ok(HttpResponse::Ok().json(ContactPage { data, next_cursor }))
 }
 
 /// Where a text attribute of the body goes in the input.
 type TextSlot = fn(&mut ContactInput) -> &mut String;
 
-/// Fills `input` from the body: absent attributes stay as they are, `null` clears.
-fn apply_body(body: &mut JsonObject, input: &mut ContactInput) {
+/// Fills `input` from the body: absent attributes stay as they are, `null`
+/// clears. Returns the `custom_attributes` object, checked later against
+/// the definitions.
+fn apply_body(body: &mut JsonObject, input: &mut ContactInput) -> serde_json::Map<String, serde_json::Value> {
     let text_fields: [(&str, TextSlot); 7] = [
         ("name", |i| &mut i.name),
         ("email", |i| &mut i.email),
@@ -343,6 +360,10 @@ fn apply_body(body: &mut JsonObject, input: &mut ContactInput) {
         Given::Value(false) | Given::Null => input.opted_out.clear(),
         Given::Absent => {}
     }
+    match body.object("custom_attributes") {
+        Given::Value(map) => map,
+        Given::Null | Given::Absent => serde_json::Map::new(),
+    }
 }
 
 /// Names fields as the client sent them: the forms' `status` and `owner`
@@ -367,15 +388,33 @@ fn json_names(error: AppError, sent_status_name: bool) -> ApiError {
     ApiError(AppError::Validation { message, fields })
 }
 
-fn draft(state: &AppState, input: &ContactInput) -> Result<ContactDraft, ApiError> {
-    ContactDraft::parse(input, state.settings.default_country).map_err(|fields| {
-        let message = fields
-            .iter()
-            .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
-            .collect::<Vec<_>>()
-            .join("; ");
-        ApiError(AppError::Validation { message, fields })
-    })
+/// Checks the standard attributes and the custom ones together, so one
+/// answer names every bad field.
+fn draft(
+    country: phonenumber::country::Id,
+    input: &ContactInput,
+    defs: &[Definition],
+    custom: &serde_json::Map<String, serde_json::Value>,
+) -> Result<ContactDraft, AppError> {
+    let custom = attributes::parse_json_values(defs, custom);
+    let parsed = ContactDraft::parse(input, country, defs);
+    let fields = match (parsed, custom) {
+        (Ok(mut draft), Ok(custom)) => {
+            draft.custom = custom;
+            return Ok(draft);
+        }
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        (Err(mut a), Err(b)) => {
+            a.extend(b);
+            a
+        }
+    };
+    let message = fields
+        .iter()
+        .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(AppError::Validation { message, fields })
 }
 
 #[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = ContactWrite,
@@ -386,23 +425,32 @@ pub async fn create(state: web::Data<AppState>, user: ApiUser, payload: web::Pay
     let mut body = read_object(payload, state.settings.max_json_kb).await?;
     let sent_status_name = !body.has("status_id") && body.has("status");
     let mut input = ContactInput::default();
-    apply_body(&mut body, &mut input);
+    let custom = apply_body(&mut body, &mut input);
     body.check()?;
-    let draft = draft(&state, &input).map_err(|e| json_names(e.0, sent_status_name))?;
     let actor = user.0;
+    let country = state.settings.default_country;
     let contact = state
-        .db(move |c| contacts::create(c, &actor, &draft, StatusSource::Api))
+        .db(move |c| {
+            let defs = attributes::definitions(c)?;
+            let draft = draft(country, &input, &defs, &custom)?;
+            let contact = contacts::create(c, &actor, &draft, StatusSource::Api)?;
+            contact_json(c, &contact)
+        })
         .await
         .map_err(|e| json_names(e, sent_status_name))?;
-    Ok(HttpResponse::Created().json(ContactJson::from(&contact)))
+    Ok(HttpResponse::Created().json(contact))
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i32, Path)),
     responses((status = 200, body = ContactJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(state: web::Data<AppState>, bearer: Bearer, path: web::Path<i32>) -> ApiResult {
     let id = path.into_inner();
-    let contact = authorized(&state, bearer, move |c, _| contacts::get(c, id)).await?;
-    Ok(HttpResponse::Ok().json(ContactJson::from(&contact)))
+    let contact = authorized(&state, bearer, move |c, _| {
+        let contact = contacts::get(c, id)?;
+        contact_json(c, &contact)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(contact))
 }
 
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i32, Path)), request_body = ContactWrite,
@@ -419,18 +467,20 @@ pub async fn update(
     let mut body = read_object(payload, state.settings.max_json_kb).await?;
     let sent_status_name = !body.has("status_id") && body.has("status");
     let actor = user.0;
-    let state_in = state.clone();
+    let country = state.settings.default_country;
     let contact = state
         .db(move |c| {
-            contacts::patch(c, &actor, id, StatusSource::Api, |mut input| {
-                apply_body(&mut body, &mut input);
+            let defs = attributes::definitions(c)?;
+            let contact = contacts::patch(c, &actor, id, StatusSource::Api, |mut input| {
+                let custom = apply_body(&mut body, &mut input);
                 body.check().map_err(|e| e.0)?;
-                draft(&state_in, &input).map_err(|e| e.0)
-            })
+                draft(country, &input, &defs, &custom)
+            })?;
+            contact_json(c, &contact)
         })
         .await
         .map_err(|e| json_names(e, sent_status_name))?;
-    Ok(HttpResponse::Ok().json(ContactJson::from(&contact)))
+    Ok(HttpResponse::Ok().json(contact))
 }
 
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i32, Path)),
@@ -474,9 +524,12 @@ pub async fn set_status(
     let (status, source) = (status?, source?);
     let actor = user.0;
     let contact = state
-        .db(move |c| contacts::set_status(c, Some(&actor), id, status, source))
+        .db(move |c| {
+            let contact = contacts::set_status(c, Some(&actor), id, status, source)?;
+            contact_json(c, &contact)
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(ContactJson::from(&contact)))
+    Ok(HttpResponse::Ok().json(contact))
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/status_history", tag = "contacts", params(("id" = i32, Path)),

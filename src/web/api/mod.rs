@@ -2,8 +2,10 @@
 //! pages. Errors are JSON with a stable `code`; authentication is a bearer
 //! token (no cookies, so no CSRF token).
 
+pub mod attributes;
 pub mod body;
 pub mod contacts;
+pub mod notes;
 pub mod openapi;
 
 use actix_web::http::StatusCode;
@@ -188,6 +190,17 @@ api_routes! {
     delete "/contacts/{id}" => contacts::delete,
     post "/contacts/{id}/status" => contacts::set_status,
     get "/contacts/{id}/status_history" => contacts::status_history,
+    post "/contacts/{id}/labels" => attributes::set_contact_labels,
+    get "/contacts/{id}/notes" => notes::list,
+    post "/contacts/{id}/notes" => notes::create,
+    patch "/notes/{id}" => notes::update,
+    delete "/notes/{id}" => notes::delete,
+    get "/custom_attributes" => attributes::list,
+    post "/custom_attributes" => attributes::create,
+    patch "/custom_attributes/{key}" => attributes::update,
+    delete "/custom_attributes/{key}" => attributes::delete,
+    get "/labels" => attributes::labels,
+    post "/labels" => attributes::create_label,
 }
 
 /// The `/api/v1` scope.

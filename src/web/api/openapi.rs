@@ -5,12 +5,12 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::contacts;
+use super::{attributes, contacts, notes};
 use super::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "leadbook API", version = "1", description = "Contacts and lead statuses for chatbots and automations."),
+    info(title = "leadbook API", version = "1", description = "Contacts, lead statuses, custom attributes, labels and notes for chatbots and automations."),
     paths(
         serve,
         contacts::statuses,
@@ -21,10 +21,24 @@ use super::{ErrorBody, ErrorDetail};
         contacts::delete,
         contacts::set_status,
         contacts::status_history,
+        attributes::set_contact_labels,
+        notes::list,
+        notes::create,
+        notes::update,
+        notes::delete,
+        attributes::list,
+        attributes::create,
+        attributes::update,
+        attributes::delete,
+        attributes::labels,
+        attributes::create_label,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, contacts::StatusJson, contacts::ContactJson, contacts::ContactPage,
-        contacts::HistoryJson, contacts::ContactWrite, contacts::StatusChange
+        contacts::HistoryJson, contacts::ContactWrite, contacts::StatusChange,
+        attributes::AttributeJson, attributes::AttributeChanged, attributes::AttributeWrite,
+        attributes::LabelJson, attributes::LabelWrite, attributes::LabelSet,
+        notes::NoteJson, notes::NoteWrite
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
