@@ -37,6 +37,10 @@ enum Command {
         /// How many contacts to add.
         #[arg(long)]
         contacts: u64,
+        /// Also define `plan` (list: gold, silver, bronze; 10% gold) and
+        /// `budget` (number), and fill them.
+        #[arg(long)]
+        attributes: bool,
     },
 }
 
@@ -128,11 +132,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
-        Command::Seed { contacts } => {
+        Command::Seed { contacts, attributes } => {
             let mut conn = connect(&settings)?;
             let started = std::time::Instant::now();
             let tty = std::io::stderr().is_terminal();
-            let written = seed::seed_contacts(&mut conn, contacts, |n| {
+            let attributes = if attributes {
+                Some(seed::seed_attributes(&mut conn).map_err(describe)?)
+            } else {
+                None
+            };
+            let written = seed::seed_contacts(&mut conn, contacts, attributes.as_ref(), |n| {
                 if tty && (n % 10_000 == 0 || n == contacts) {
                     eprint!("\rseeded {n}/{contacts}");
                 }

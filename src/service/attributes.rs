@@ -504,6 +504,35 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, input: &DefinitionInput) 
     })
 }
 
+/// The definition with `key`, made with these settings when missing. For
+/// the command line (`seed --attributes`), which acts for no user.
+pub fn ensure(
+    conn: &mut AnyConnection,
+    key: &str,
+    display_name: &str,
+    kind: Kind,
+    options: &[&str],
+) -> Result<Definition, AppError> {
+    if let Ok(def) = by_key(conn, key) {
+        return Ok(def);
+    }
+    let system = Actor {
+        id: 0,
+        email: String::new(),
+        name: "leadbook".into(),
+        role: super::users::Role::Admin,
+    };
+    let input = DefinitionInput {
+        key: key.into(),
+        display_name: display_name.into(),
+        description: String::new(),
+        kind: kind.as_str().into(),
+        options: options.iter().map(|o| o.to_string()).collect(),
+        position: None,
+    };
+    create(conn, &system, &input)
+}
+
 /// What changing a definition did to the values contacts hold.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Conversion {

@@ -8,8 +8,9 @@ use diesel::sql_types::{Nullable, Text};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::attributes::{self, Kind};
 use super::users::{hash_password, Role};
-use crate::db::schema::{contacts, status_history, users};
+use crate::db::schema::{contact_attribute_values, contacts, status_history, users};
 use crate::db::{write_transaction, AnyConnection};
 use crate::error::AppError;
 
@@ -187,6 +188,84 @@ fn owners(conn: &mut AnyConnection) -> Result<Vec<i32>, AppError> {
     Ok(ids)
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = contact_attribute_values)]
+struct SeedValue {
+    contact_id: i32,
+    attribute_id: i32,
+    value_text: String,
+    value_key: String,
+    value_number: Option<f64>,
+}
+
+/// The attributes `--attributes` fills: `plan` (10% gold) and `budget`.
+pub struct SeedAttributes {
+    plan: i32,
+    budget: i32,
+}
+
+/// Defines `plan` and `budget` unless they exist (as interface.md describes
+/// `seed --attributes`).
+pub fn seed_attributes(conn: &mut AnyConnection) -> Result<SeedAttributes, AppError> {
+    let plan = attributes::ensure(conn, "plan", "Plan", Kind::List, &["gold", "silver", "bronze"])?;
+    let budget = attributes::ensure(conn, "budget", "Budget", Kind::Number, &[])?;
+    if plan.kind != Kind::List || !plan.options.iter().any(|o| o == "gold") || budget.kind != Kind::Number {
+        return Err(AppError::Conflict(
+            "custom attributes plan and budget exist with other types; seed cannot fill them".into(),
+        ));
+    }
+    Ok(SeedAttributes {
+        plan: plan.id,
+        budget: budget.id,
+    })
+}
+
+/// Every tenth contact (by ID) is on the gold plan, the rest silver or
+/// bronze; about 70% have a budget.
+fn seed_values(ids: &[i32], attrs: &SeedAttributes) -> Vec<SeedValue> {
+    let mut rows = Vec::with_capacity(ids.len() * 2);
+    for &id in ids {
+        let plan = match id % 10 {
+            0 => "gold",
+            1..=5 => "silver",
+            _ => "bronze",
+        };
+        rows.push(SeedValue {
+            contact_id: id,
+            attribute_id: attrs.plan,
+            value_text: plan.into(),
+            value_key: plan.into(),
+            value_number: None,
+        });
+        if id % 10 < 7 {
+            let budget = f64::from((id.wrapping_mul(7919) % 100) * 500 + 500);
+            rows.push(SeedValue {
+                contact_id: id,
+                attribute_id: attrs.budget,
+                value_text: format!("{budget}"),
+                value_key: format!("{budget}"),
+                value_number: Some(budget),
+            });
+        }
+    }
+    rows
+}
+
+fn insert_values(conn: &mut AnyConnection, rows: &[SeedValue]) -> Result<(), AppError> {
+    // SQLite allows 32,766 bound parameters per statement: 5 per row.
+    for chunk in rows.chunks(5_000) {
+        match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(contact_attribute_values::table)
+                .values(chunk)
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(contact_attribute_values::table)
+                .values(chunk)
+                .execute(c)?,
+        };
+    }
+    Ok(())
+}
+
 fn insert_batch(conn: &mut AnyConnection, batch: &[SeedContact]) -> Result<(), AppError> {
     // Multi-row inserts go through the backend's own connection type.
     match conn {
@@ -198,7 +277,12 @@ fn insert_batch(conn: &mut AnyConnection, batch: &[SeedContact]) -> Result<(), A
 
 /// Adds `count` fake contacts (each with its creation in the status history),
 /// calling `progress` with the number written so far.
-pub fn seed_contacts(conn: &mut AnyConnection, count: u64, mut progress: impl FnMut(u64)) -> Result<u64, AppError> {
+pub fn seed_contacts(
+    conn: &mut AnyConnection,
+    count: u64,
+    attributes: Option<&SeedAttributes>,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, AppError> {
     if let AnyConnection::Sqlite(c) = conn {
         // Fake data can be seeded again after a crash: trade durability for
         // speed, and give the index builds room in memory.
@@ -278,6 +362,13 @@ pub fn seed_contacts(conn: &mut AnyConnection, count: u64, mut progress: impl Fn
                     status_history::at,
                 ))
                 .execute(conn)?;
+            if let Some(attrs) = attributes {
+                let ids: Vec<i32> = contacts::table
+                    .filter(contacts::id.gt(before))
+                    .select(contacts::id)
+                    .load(conn)?;
+                insert_values(conn, &seed_values(&ids, attrs))?;
+            }
             Ok::<_, AppError>(())
         })?;
         written += size as u64;
