@@ -1,6 +1,9 @@
 //! The browser journey, in headless Chromium driven over WebDriver:
 //! setup → sign in → add a contact → find it by its phone → change its
-//! status → see the history entry. Screenshots land in `test-artifacts/`.
+//! status → see the history entry. A second journey: an admin defines a
+//! list attribute and a label, an agent sets both on a contact and logs a
+//! call, and the list filtered on both shows just that contact.
+//! Screenshots land in `test-artifacts/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; run it with
 //! `cargo test --features browser-tests --test browser` (`.ci/run` does).
@@ -15,6 +18,7 @@ use std::time::Duration;
 
 use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
+use leadbook::service::users::Role;
 
 /// chromedriver on a free port, stopped when dropped.
 struct Driver {
@@ -105,6 +109,47 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// The path of the page the browser is on.
+async fn path_of(c: &Client) -> String {
+    c.current_url().await.unwrap().path().to_string()
+}
+
+/// Signs in through the login form and lands on the contacts list.
+async fn sign_in(c: &Client, app: &TestApp, email: &str) {
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(c, "#f-email", email).await;
+    fill(c, "#f-password", PASSWORD).await;
+    click(c, "form[action='/login'] button[type=submit]").await;
+    assert_eq!(path_of(c).await, "/contacts", "{email} signs in and lands on the list");
+}
+
+/// Signs out with the header's button.
+async fn sign_out(c: &Client) {
+    click(c, "form[action='/logout'] button").await;
+    assert_eq!(path_of(c).await, "/login", "signing out leads to the login page");
+}
+
+/// Creates a contact through the new-contact form; returns its page's path.
+async fn add_contact(c: &Client, app: &TestApp, name: &str, phone: &str) -> String {
+    c.goto(&app.url("/contacts/new")).await.unwrap();
+    fill(c, "#f-name", name).await;
+    fill(c, "#f-phone", phone).await;
+    click(c, "form[action='/contacts'] button[type=submit]").await;
+    assert_eq!(text_of(c, ".flash").await, "Contact created", "creating {name}");
+    let path = path_of(c).await;
+    assert!(path.starts_with("/contacts/"), "{name} has its own page, not {path}");
+    path
+}
+
+/// The texts of every element `css` matches.
+async fn texts_of(c: &Client, css: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    for element in c.find_all(Locator::Css(css)).await.unwrap() {
+        texts.push(element.text().await.unwrap());
+    }
+    texts
+}
+
 #[actix_web::test]
 async fn setup_sign_in_add_find_and_move_a_contact() {
     let app = spawn_app().await;
@@ -165,6 +210,146 @@ async fn setup_sign_in_add_find_and_move_a_contact() {
     assert!(history.contains("New") && history.contains("Qualified"), "{history}");
     assert!(history.contains("Ada Admin") && history.contains("manual"), "{history}");
     std::fs::write(artifacts().join("contact-details.png"), c.screenshot().await.unwrap()).unwrap();
+
+    c.close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn custom_attribute_label_and_call_narrow_the_list() {
+    let app = spawn_app().await;
+    app.add_user("ada@example.com", "Ada Admin", Role::Admin);
+    app.add_user("alex@example.com", "Alex Agent", Role::Agent);
+    let driver = start_driver();
+    let c = browser(&driver).await;
+
+    // The admin defines a list attribute `plan`…
+    sign_in(&c, &app, "ada@example.com").await;
+    c.goto(&app.url("/settings/attributes")).await.unwrap();
+    fill(&c, "#f-key", "plan").await;
+    fill(&c, "#f-display_name", "Plan").await;
+    c.find(Locator::Css("#f-type"))
+        .await
+        .unwrap()
+        .select_by_value("list")
+        .await
+        .expect("the type select offers `list`");
+    fill(&c, "#f-options", "gold\nsilver\nbronze").await;
+    click(&c, "form[action='/settings/attributes'] button[type=submit]").await;
+    assert_eq!(
+        text_of(&c, ".flash").await,
+        "Custom attribute \"plan\" added",
+        "the attribute form accepts plan"
+    );
+    let table = text_of(&c, "table.settings-table tbody").await;
+    assert!(
+        table.contains("plan") && table.contains("Plan") && table.contains("gold, silver, bronze"),
+        "the new attribute is listed with its options: {table}"
+    );
+
+    // …and a label `vip`, leaving the colour at its default.
+    c.goto(&app.url("/settings/labels")).await.unwrap();
+    fill(&c, "form[action='/settings/labels'] #f-name", "vip").await;
+    click(&c, "form[action='/settings/labels'] button[type=submit]").await;
+    assert_eq!(
+        text_of(&c, ".flash").await,
+        "Label \"vip\" added",
+        "the label form accepts vip"
+    );
+    assert_eq!(
+        texts_of(&c, "ul.label-admin span.label").await,
+        ["vip"],
+        "vip is listed"
+    );
+    sign_out(&c).await;
+
+    // The agent adds two contacts; only the second gets the plan, the label and a call.
+    sign_in(&c, &app, "alex@example.com").await;
+    add_contact(&c, &app, "Badrul Hisham", "012-111 2222").await;
+    let details = add_contact(&c, &app, "Chong Mei Ling", "013-333 4444").await;
+
+    click(&c, &format!("a.button[href='{details}/edit']")).await;
+    assert_eq!(path_of(&c).await, format!("{details}/edit"), "Edit opens the edit form");
+    let plan = c
+        .find(Locator::Css("select[name='custom.plan']"))
+        .await
+        .expect("the edit form has a Plan select");
+    plan.select_by_value("gold").await.expect("Plan offers gold");
+    click(&c, &format!("form[action='{details}'] button[type=submit]")).await;
+    assert_eq!(text_of(&c, ".flash").await, "Contact saved", "saving the edit form");
+    assert_eq!(path_of(&c).await, details, "saving leads back to the contact");
+
+    let vip = c
+        .find(Locator::Css("form.label-picker input[name='label'][value='vip']"))
+        .await
+        .expect("the contact page offers the vip label");
+    assert!(!vip.is_selected().await.unwrap(), "vip starts unticked");
+    vip.click().await.unwrap();
+    click(&c, &format!("form[action='{details}/labels'] button[type=submit]")).await;
+    assert_eq!(text_of(&c, ".flash").await, "Labels saved", "saving the labels");
+
+    click(&c, "form.note-form input[name='kind'][value='call']").await;
+    fill(&c, "#f-note-body", "Called about the gold plan").await;
+    click(&c, &format!("form[action='{details}/notes'] button[type=submit]")).await;
+    assert_eq!(text_of(&c, ".flash").await, "Call added", "logging the call");
+
+    // The list filtered on both shows that contact alone.
+    c.goto(&app.url("/contacts?owner=all&attr.plan=gold&label=vip"))
+        .await
+        .unwrap();
+    let rows = c.find_all(Locator::Css("table.contacts tbody tr")).await.unwrap();
+    let names = texts_of(&c, "table.contacts tbody tr a.name").await;
+    assert_eq!(
+        (rows.len(), names),
+        (1, vec!["Chong Mei Ling".to_string()]),
+        "plan=gold and label=vip match exactly Chong Mei Ling"
+    );
+    assert_eq!(
+        texts_of(&c, "table.contacts tbody tr span.label").await,
+        ["vip"],
+        "the row shows its vip label"
+    );
+    std::fs::write(artifacts().join("contacts-filtered.png"), c.screenshot().await.unwrap()).unwrap();
+    // Without the filters both contacts are there, so the filter did the narrowing.
+    c.goto(&app.url("/contacts?owner=all")).await.unwrap();
+    let mut everyone = texts_of(&c, "table.contacts tbody tr a.name").await;
+    everyone.sort();
+    assert_eq!(
+        everyone,
+        ["Badrul Hisham", "Chong Mei Ling"],
+        "both contacts exist unfiltered"
+    );
+
+    // The contact's page shows the call, the plan and the label.
+    c.goto(&app.url("/contacts?owner=all&attr.plan=gold&label=vip"))
+        .await
+        .unwrap();
+    click(&c, "table.contacts a.name").await;
+    assert_eq!(path_of(&c).await, details, "the row links to the contact");
+    let notes = c.find_all(Locator::Css("li.note")).await.unwrap();
+    assert_eq!(notes.len(), 1, "one entry in the notes");
+    let note = notes[0].text().await.unwrap();
+    assert!(note.contains("Called about the gold plan"), "the call's text: {note}");
+    let kind = notes[0]
+        .find(Locator::Css(".kind"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(kind, "Call", "the entry is a call");
+    let custom = text_of(&c, "dl.custom-attributes").await;
+    assert!(custom.contains("Plan"), "the Plan attribute is shown: {custom}");
+    assert_eq!(text_of(&c, "dl.custom-attributes .value").await, "gold", "Plan is gold");
+    assert_eq!(
+        texts_of(&c, "p.labels span.label").await,
+        ["vip"],
+        "the vip chip is shown"
+    );
+    std::fs::write(
+        artifacts().join("contact-plan-label-call.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
 
     c.close().await.unwrap();
 }

@@ -139,14 +139,14 @@ fn apply_definition(body: &mut JsonObject, input: &mut DefinitionInput) {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/custom_attributes", tag = "custom attributes",
+#[utoipa::path(operation_id = "list_custom_attributes", get, path = "/api/v1/custom_attributes", tag = "custom attributes",
     responses((status = 200, body = [AttributeJson]), (status = 401, body = ErrorBody)))]
 pub async fn list(state: web::Data<AppState>, bearer: Bearer) -> ApiResult {
     let all = authorized(&state, bearer, |c, _| attributes::definitions(c)).await?;
     Ok(HttpResponse::Ok().json(all.iter().map(AttributeJson::from).collect::<Vec<_>>()))
 }
 
-#[utoipa::path(post, path = "/api/v1/custom_attributes", tag = "custom attributes", request_body = AttributeWrite,
+#[utoipa::path(operation_id = "create_custom_attribute", post, path = "/api/v1/custom_attributes", tag = "custom attributes", request_body = AttributeWrite,
     responses((status = 201, body = AttributeJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(state: web::Data<AppState>, user: ApiUser, payload: web::Payload) -> ApiResult {
@@ -159,7 +159,7 @@ pub async fn create(state: web::Data<AppState>, user: ApiUser, payload: web::Pay
     Ok(HttpResponse::Created().json(AttributeJson::from(&def)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/custom_attributes/{key}", tag = "custom attributes",
+#[utoipa::path(operation_id = "update_custom_attribute", patch, path = "/api/v1/custom_attributes/{key}", tag = "custom attributes",
     params(("key" = String, Path)), request_body = AttributeWrite,
     responses((status = 200, body = AttributeChanged), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
@@ -199,7 +199,7 @@ pub async fn update(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/custom_attributes/{key}", tag = "custom attributes",
+#[utoipa::path(operation_id = "delete_custom_attribute", delete, path = "/api/v1/custom_attributes/{key}", tag = "custom attributes",
     params(("key" = String, Path)),
     responses((status = 204, description = "Deleted, with every value contacts held"), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]

@@ -74,7 +74,7 @@ async fn read_note(
     Ok((kind, text))
 }
 
-#[utoipa::path(get, path = "/api/v1/contacts/{id}/notes", tag = "notes", params(("id" = i32, Path)),
+#[utoipa::path(operation_id = "list_notes", get, path = "/api/v1/contacts/{id}/notes", tag = "notes", params(("id" = i32, Path)),
     responses((status = 200, body = [NoteJson], description = "Newest first"), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub async fn list(state: web::Data<AppState>, bearer: Bearer, path: web::Path<i32>) -> ApiResult {
@@ -87,7 +87,7 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer, path: web::Path<i3
     Ok(HttpResponse::Ok().json(all.iter().map(NoteJson::from).collect::<Vec<_>>()))
 }
 
-#[utoipa::path(post, path = "/api/v1/contacts/{id}/notes", tag = "notes", params(("id" = i32, Path)), request_body = NoteWrite,
+#[utoipa::path(operation_id = "create_note", post, path = "/api/v1/contacts/{id}/notes", tag = "notes", params(("id" = i32, Path)), request_body = NoteWrite,
     responses((status = 201, body = NoteJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
@@ -103,7 +103,7 @@ pub async fn create(
     Ok(HttpResponse::Created().json(NoteJson::from(&note)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = i32, Path)), request_body = NoteWrite,
+#[utoipa::path(operation_id = "update_note", patch, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = i32, Path)), request_body = NoteWrite,
     responses((status = 200, body = NoteJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
@@ -131,7 +131,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(NoteJson::from(&note)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = i32, Path)),
+#[utoipa::path(operation_id = "delete_note", delete, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = i32, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, user: ApiUser, path: web::Path<i32>) -> ApiResult {
     let id = path.into_inner();
