@@ -67,6 +67,16 @@ impl AppError {
         }
     }
 
+    /// Several invalid fields, as one validation error whose message names each.
+    pub fn invalid(fields: FieldErrors) -> Self {
+        let message = fields
+            .iter()
+            .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self::Validation { message, fields }
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
     }

@@ -1094,6 +1094,9 @@ async fn broad_filters_list_exactly_their_contacts_across_pages() {
     let both: Vec<i64> = silver.iter().filter(|id| every_other.contains(id)).copied().collect();
     assert_eq!(all_api_ids(&t, "attr.plan=silver&label=even").await, both);
     assert_eq!(all_api_ids(&t, "attr.budget.from=10000").await, big_budget);
+    assert_eq!(all_api_ids(&t, "attr.plan.contains=ILV").await, silver);
+    let without_budget = all_api_ids(&t, "attr.budget.set=0").await;
+    assert!(without_budget.len() > 1_000 && without_budget.iter().all(|id| id % 10 >= 7));
     let gold_and_even = all_api_ids(&t, "attr.plan=gold&label=even").await;
     assert!(!gold_and_even.is_empty() && gold_and_even.iter().all(|id| id % 10 == 0));
 }

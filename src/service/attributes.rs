@@ -397,15 +397,6 @@ impl DefinitionInput {
     }
 }
 
-fn invalid(fields: FieldErrors) -> AppError {
-    let message = fields
-        .iter()
-        .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
-        .collect::<Vec<_>>()
-        .join("; ");
-    AppError::Validation { message, fields }
-}
-
 type DefColumns = (
     defs::id,
     defs::key,
@@ -466,7 +457,7 @@ fn taken(conn: &mut AnyConnection, key: &str) -> Result<bool, AppError> {
 /// Adds a definition. Admins only.
 pub fn create(conn: &mut AnyConnection, actor: &Actor, input: &DefinitionInput) -> Result<Definition, AppError> {
     actor.require(actor.role == super::users::Role::Admin, "define custom attributes")?;
-    let draft = input.check().map_err(invalid)?;
+    let draft = input.check().map_err(AppError::invalid)?;
     write_transaction(conn, |conn| {
         if taken(conn, &draft.key)? {
             return Err(AppError::field("key", "is already used by another custom attribute"));
@@ -564,7 +555,7 @@ pub fn update(
                 "cannot be changed (integrations and filters use it)",
             ));
         }
-        let draft = input.check().map_err(invalid)?;
+        let draft = input.check().map_err(AppError::invalid)?;
         let after = Definition {
             id,
             key: before.key.clone(),
@@ -672,26 +663,22 @@ fn field_of(key: &str) -> String {
     format!("custom.{key}")
 }
 
-/// Checks values written as text, keyed by attribute key. A blank value
-/// removes it; an unknown key is an error.
-pub fn parse_form_values(defs: &[Definition], raw: &BTreeMap<String, String>) -> Result<ValueChanges, FieldErrors> {
+/// Checks raw values by attribute key with `parse` (`Ok(None)`: remove the
+/// value); an unknown key is an error, as is a value that does not parse.
+fn parse_values<'a, V: 'a>(
+    defs: &[Definition],
+    raw: impl IntoIterator<Item = (&'a String, V)>,
+    parse: impl Fn(&Definition, V) -> Result<Option<Value>, String>,
+) -> Result<ValueChanges, FieldErrors> {
     let mut errors = FieldErrors::new();
     let mut changes = Vec::new();
-    for (key, text) in raw {
-        let Some(def) = defs.iter().find(|d| &d.key == key) else {
-            errors
-                .entry(field_of(key))
-                .or_default()
-                .push("is not a custom attribute".into());
-            continue;
+    for (key, value) in raw {
+        let result = match defs.iter().find(|d| &d.key == key) {
+            Some(def) => parse(def, value).map(|v| changes.push((def.id, v))),
+            None => Err("is not a custom attribute".into()),
         };
-        if text.trim().is_empty() {
-            changes.push((def.id, None));
-            continue;
-        }
-        match def.parse_text(text) {
-            Ok(v) => changes.push((def.id, Some(v))),
-            Err(e) => errors.entry(field_of(key)).or_default().push(e),
+        if let Err(e) = result {
+            errors.entry(field_of(key)).or_default().push(e);
         }
     }
     if errors.is_empty() {
@@ -701,35 +688,28 @@ pub fn parse_form_values(defs: &[Definition], raw: &BTreeMap<String, String>) ->
     }
 }
 
-/// Checks the API's `custom_attributes` object: `null` removes a key.
+/// Checks values written as text (form fields `custom.<key>`); a blank value
+/// removes it.
+pub fn parse_form_values(defs: &[Definition], raw: &BTreeMap<String, String>) -> Result<ValueChanges, FieldErrors> {
+    parse_values(defs, raw, |def, text| {
+        if text.trim().is_empty() {
+            Ok(None)
+        } else {
+            def.parse_text(text).map(Some)
+        }
+    })
+}
+
+/// Checks the API's `custom_attributes` object: `null` (or `""`) removes a key.
 pub fn parse_json_values(
     defs: &[Definition],
     raw: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<ValueChanges, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let mut changes = Vec::new();
-    for (key, value) in raw {
-        let Some(def) = defs.iter().find(|d| &d.key == key) else {
-            errors
-                .entry(field_of(key))
-                .or_default()
-                .push("is not a custom attribute".into());
-            continue;
-        };
-        match value {
-            serde_json::Value::Null => changes.push((def.id, None)),
-            serde_json::Value::String(s) if s.trim().is_empty() => changes.push((def.id, None)),
-            v => match def.parse_json(v) {
-                Ok(v) => changes.push((def.id, Some(v))),
-                Err(e) => errors.entry(field_of(key)).or_default().push(e),
-            },
-        }
-    }
-    if errors.is_empty() {
-        Ok(changes)
-    } else {
-        Err(errors)
-    }
+    parse_values(defs, raw, |def, value| match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) if s.trim().is_empty() => Ok(None),
+        v => def.parse_json(v).map(Some),
+    })
 }
 
 /// Writes a contact's value changes (inside the caller's transaction).

@@ -62,17 +62,7 @@ fn check(name: &str, color: &str) -> Result<(String, String), AppError> {
         .ok();
     match (name, color) {
         (Some(n), Some(c)) => Ok((n, c)),
-        _ => {
-            let message = errors
-                .iter()
-                .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(AppError::Validation {
-                message,
-                fields: errors,
-            })
-        }
+        _ => Err(AppError::invalid(errors)),
     }
 }
 

@@ -6,7 +6,7 @@ use base64::Engine;
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{Bool, Double, Integer, Text};
 
 use super::attributes::{self, AttrFilter, Condition};
 use super::contacts::Contact;
@@ -224,15 +224,15 @@ struct Resolved {
     impossible: bool,
 }
 
-/// How a filter's sub-select joins the list, on SQLite.
+/// How a filter joins the list, on SQLite.
 ///
 /// SQLite plans `id IN (sub-select)` by reading the sub-select and looking
 /// each contact up, then sorting them all: quick for a few hundred matches,
-/// slow for "plan = gold" on 10% of 100,000 contacts. For such broad filters
-/// `+id IN (…)` (the `+` stops SQLite from driving the query from the
-/// sub-select) walks the sort's index instead and tests each row against
-/// the sub-select's rows, stopping after one page. PostgreSQL plans both by
-/// itself from its statistics.
+/// slow for "plan = gold" on 10% of 100,000 contacts. Such broad filters
+/// become a correlated `EXISTS` instead: SQLite walks the sort's index and
+/// probes each row's value by primary key (the value tables are `WITHOUT
+/// ROWID`, so a probe is one B-tree descent), stopping after one page.
+/// PostgreSQL plans both by itself from its statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Reach {
     #[default]
@@ -385,8 +385,8 @@ fn resolve(conn: &mut AnyConnection, query: &ContactQuery) -> Result<Resolved, A
             let condition = filter.resolve(&defs)?;
             let reach = match &condition {
                 _ if !sqlite => Reach::Narrow,
-                // Substring tests read every value of the attribute anyway.
-                Condition::Contains { .. } | Condition::Set { set: false, .. } => Reach::Broad,
+                // "Not set" is always a per-row probe on SQLite.
+                Condition::Set { set: false, .. } => Reach::Broad,
                 c => with_holders!(c.clone(), sqlite, |sub| reach(
                     sub.limit(BROAD + 1).load::<i32>(conn)?.len()
                 )),
@@ -538,30 +538,94 @@ fn fts_query(terms: &[&str]) -> String {
 }
 
 /// The filtered, unsorted list, before paging.
-/// `contacts.id` as SQLite may not use for a lookup (see [`Reach`]).
-fn id_unindexed() -> diesel::expression::SqlLiteral<diesel::sql_types::Integer> {
-    sql::<diesel::sql_types::Integer>("+\"contacts\".\"id\"")
+type Predicate = Box<dyn BoxableExpression<contacts::table, MultiBackend, SqlType = Bool>>;
+
+/// A broad filter on SQLite as a correlated probe of the contact's own value
+/// (see [`Reach`]); the values are bound parameters, never SQL text.
+fn probe(condition: Condition) -> Predicate {
+    const VALUE_OF_ROW: &str = "EXISTS (SELECT 1 FROM contact_attribute_values v \
+                                WHERE v.contact_id = contacts.id AND v.attribute_id = ";
+    let (attribute_id, negate) = match &condition {
+        Condition::Set { attribute_id, set } => (*attribute_id, !set),
+        Condition::KeyEquals { attribute_id, .. }
+        | Condition::NumberEquals { attribute_id, .. }
+        | Condition::Contains { attribute_id, .. }
+        | Condition::KeyRange { attribute_id, .. }
+        | Condition::NumberRange { attribute_id, .. } => (*attribute_id, false),
+    };
+    let head = sql::<Bool>(if negate { "NOT " } else { "" })
+        .sql(VALUE_OF_ROW)
+        .bind::<Integer, _>(attribute_id);
+    match condition {
+        Condition::Set { .. } => Box::new(head.sql(")")),
+        Condition::KeyEquals { key, full: None, .. } => {
+            Box::new(head.sql(" AND v.value_key = ").bind::<Text, _>(key).sql(")"))
+        }
+        Condition::KeyEquals {
+            key, full: Some(full), ..
+        } => Box::new(
+            head.sql(" AND v.value_key = ")
+                .bind::<Text, _>(key)
+                .sql(" AND v.value_text = ")
+                .bind::<Text, _>(full)
+                .sql(")"),
+        ),
+        Condition::NumberEquals { number, .. } => {
+            Box::new(head.sql(" AND v.value_number = ").bind::<Double, _>(number).sql(")"))
+        }
+        Condition::Contains { needle, .. } => Box::new(
+            head.sql(" AND v.value_text LIKE ")
+                .bind::<Text, _>(format!("%{}%", escape_like(&needle)))
+                .sql(" ESCAPE '\\')"),
+        ),
+        Condition::KeyRange { key, from, .. } => Box::new(
+            head.sql(if from {
+                " AND v.value_key >= "
+            } else {
+                " AND v.value_key <= "
+            })
+            .bind::<Text, _>(key)
+            .sql(")"),
+        ),
+        Condition::NumberRange { number, from, .. } => Box::new(
+            head.sql(if from {
+                " AND v.value_number >= "
+            } else {
+                " AND v.value_number <= "
+            })
+            .bind::<Double, _>(number)
+            .sql(")"),
+        ),
+    }
 }
 
-/// Adds the label and custom attribute filters: each a sub-select served by
-/// an index on (label or attribute, value, contact).
+/// Adds the label and custom attribute filters: narrow ones as sub-selects
+/// served by an index on (label or attribute, value, contact), broad ones
+/// (SQLite) as probes.
 fn with_resolved(sqlite: bool, mut q: Query, resolved: &Resolved) -> Query {
     for &(label_id, reach) in &resolved.labels {
         q = match reach {
-            Reach::Broad => q.filter(id_unindexed().eq_any(label_holders(label_id))),
+            Reach::Broad => q.filter(
+                sql::<Bool>(
+                    "EXISTS (SELECT 1 FROM contact_labels l WHERE l.contact_id = contacts.id AND l.label_id = ",
+                )
+                .bind::<Integer, _>(label_id)
+                .sql(")"),
+            ),
             Reach::Narrow => q.filter(contacts::id.eq_any(label_holders(label_id))),
         };
     }
     for (condition, reach) in resolved.conditions.iter().cloned() {
-        q = match condition {
-            Condition::Set {
-                attribute_id,
-                set: false,
-            } => q.filter(contacts::id.ne_all(holders!(attribute_id))),
-            c => with_holders!(c, sqlite, |sub| match reach {
-                Reach::Broad => q.filter(id_unindexed().eq_any(sub)),
-                Reach::Narrow => q.filter(contacts::id.eq_any(sub)),
-            }),
+        q = match (condition, reach) {
+            (c, Reach::Broad) => q.filter(probe(c)),
+            (
+                Condition::Set {
+                    attribute_id,
+                    set: false,
+                },
+                Reach::Narrow,
+            ) => q.filter(contacts::id.ne_all(holders!(attribute_id))),
+            (c, Reach::Narrow) => with_holders!(c, sqlite, |sub| q.filter(contacts::id.eq_any(sub))),
         };
     }
     q

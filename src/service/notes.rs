@@ -96,17 +96,7 @@ pub fn parse(kind: &str, body: &str) -> Result<(NoteKind, String), AppError> {
     }
     match kind {
         Some(kind) if errors.is_empty() => Ok((kind, text.replace("\r\n", "\n"))),
-        _ => {
-            let message = errors
-                .iter()
-                .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(AppError::Validation {
-                message,
-                fields: errors,
-            })
-        }
+        _ => Err(AppError::invalid(errors)),
     }
 }
 

@@ -16,7 +16,8 @@ CREATE TABLE custom_attributes (
 );
 CREATE UNIQUE INDEX custom_attributes_key ON custom_attributes (key);
 
--- One row per contact and attribute that has a value. `value_text` is the
+-- One row per contact and attribute that has a value; WITHOUT ROWID, so
+-- the list's per-row probe by (contact, attribute) is one B-tree descent. `value_text` is the
 -- canonical text (dates as YYYY-MM-DD, booleans as true/false);
 -- `value_key` its lower-case form cut to 200 characters, small enough for a
 -- B-tree entry on either backend, for equality and date ranges;
@@ -28,7 +29,7 @@ CREATE TABLE contact_attribute_values (
     value_key TEXT NOT NULL,
     value_number REAL,
     PRIMARY KEY (contact_id, attribute_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX contact_attribute_values_key ON contact_attribute_values (attribute_id, value_key, contact_id);
 CREATE INDEX contact_attribute_values_number ON contact_attribute_values (attribute_id, value_number, contact_id);
 
@@ -45,7 +46,7 @@ CREATE TABLE contact_labels (
     contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
     label_id INTEGER NOT NULL REFERENCES labels (id) ON DELETE CASCADE,
     PRIMARY KEY (contact_id, label_id)
-);
+) WITHOUT ROWID;
 -- Filtering by label reads the contacts that carry it.
 CREATE INDEX contact_labels_label ON contact_labels (label_id, contact_id);
 

@@ -136,11 +136,6 @@ impl JsonObject {
             return Ok(());
         }
         let fields = std::mem::take(&mut self.errors);
-        let message = fields
-            .iter()
-            .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(ApiError(AppError::Validation { message, fields }))
+        Err(ApiError(AppError::invalid(fields)))
     }
 }

@@ -380,12 +380,7 @@ fn json_names(error: AppError, sent_status_name: bool) -> ApiError {
             _ => (key, msgs),
         })
         .collect();
-    let message = fields
-        .iter()
-        .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
-        .collect::<Vec<_>>()
-        .join("; ");
-    ApiError(AppError::Validation { message, fields })
+    ApiError(AppError::invalid(fields))
 }
 
 /// Checks the standard attributes and the custom ones together, so one
@@ -409,12 +404,7 @@ fn draft(
             a
         }
     };
-    let message = fields
-        .iter()
-        .flat_map(|(k, v)| v.iter().map(move |m| format!("{k} {m}")))
-        .collect::<Vec<_>>()
-        .join("; ");
-    Err(AppError::Validation { message, fields })
+    Err(AppError::invalid(fields))
 }
 
 #[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = ContactWrite,
