@@ -27,7 +27,9 @@ CREATE TABLE contact_attribute_values (
     value_text TEXT NOT NULL,
     value_key TEXT NOT NULL,
     value_number DOUBLE PRECISION,
-    PRIMARY KEY (contact_id, attribute_id)
+    -- Covering: the list's per-row check of a contact's value reads the
+    -- index alone.
+    PRIMARY KEY (contact_id, attribute_id) INCLUDE (value_key, value_number)
 );
 CREATE INDEX contact_attribute_values_key ON contact_attribute_values (attribute_id, value_key, contact_id);
 CREATE INDEX contact_attribute_values_number ON contact_attribute_values (attribute_id, value_number, contact_id);
