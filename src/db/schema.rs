@@ -63,6 +63,58 @@ diesel::table! {
 }
 
 diesel::table! {
+    inboxes (id) {
+        id -> Integer,
+        name -> Text,
+        channel -> Text,
+        delivery_kind -> Text,
+        delivery_url -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_identities (id) {
+        id -> Integer,
+        contact_id -> Integer,
+        inbox_id -> Integer,
+        source_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> Integer,
+        contact_id -> Integer,
+        inbox_id -> Integer,
+        status -> Text,
+        unread -> Integer,
+        last_message_at -> Nullable<Timestamp>,
+        last_incoming_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Integer,
+        conversation_id -> Integer,
+        inbox_id -> Integer,
+        direction -> Text,
+        body -> Text,
+        external_id -> Nullable<Text>,
+        delivery -> Nullable<Text>,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        author_id -> Nullable<Integer>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     labels (id) {
         id -> Integer,
         name -> Text,
@@ -138,6 +190,11 @@ diesel::joinable!(contact_attribute_values -> custom_attributes (attribute_id));
 diesel::joinable!(contact_labels -> contacts (contact_id));
 diesel::joinable!(contact_labels -> labels (label_id));
 diesel::joinable!(notes -> contacts (contact_id));
+diesel::joinable!(contact_identities -> contacts (contact_id));
+diesel::joinable!(contact_identities -> inboxes (inbox_id));
+diesel::joinable!(conversations -> contacts (contact_id));
+diesel::joinable!(conversations -> inboxes (inbox_id));
+diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(notes -> users (author_id));
 diesel::joinable!(contacts -> users (owner_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -148,10 +205,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     app_settings,
     contact_attribute_values,
+    contact_identities,
     contact_labels,
     contacts,
+    conversations,
     custom_attributes,
+    inboxes,
     labels,
+    messages,
     notes,
     sessions,
     status_counts,

@@ -4,6 +4,8 @@
 pub mod attributes;
 pub mod contact_fields;
 pub mod contacts;
+pub mod conversations;
+pub mod inboxes;
 pub mod labels;
 pub mod listing;
 pub mod notes;

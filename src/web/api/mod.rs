@@ -5,6 +5,7 @@
 pub mod attributes;
 pub mod body;
 pub mod contacts;
+pub mod inboxes;
 pub mod notes;
 pub mod openapi;
 
@@ -201,6 +202,14 @@ api_routes! {
     delete "/custom_attributes/{key}" => attributes::delete,
     get "/labels" => attributes::labels,
     post "/labels" => attributes::create_label,
+    get "/inboxes" => inboxes::list,
+    post "/inboxes" => inboxes::create,
+    patch "/inboxes/{id}" => inboxes::update,
+    delete "/inboxes/{id}" => inboxes::delete,
+    post "/inboxes/{id}/messages" => inboxes::receive,
+    get "/contacts/{id}/conversations" => inboxes::of_contact,
+    get "/conversations/{id}/messages" => inboxes::messages,
+    get "/messages/{id}" => inboxes::message,
 }
 
 /// The `/api/v1` scope.

@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attributes, contacts, notes};
+use super::{attributes, contacts, inboxes, notes};
 use super::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
@@ -32,13 +32,23 @@ use super::{ErrorBody, ErrorDetail};
         attributes::delete,
         attributes::labels,
         attributes::create_label,
+        inboxes::list,
+        inboxes::create,
+        inboxes::update,
+        inboxes::delete,
+        inboxes::receive,
+        inboxes::of_contact,
+        inboxes::messages,
+        inboxes::message,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, contacts::StatusJson, contacts::ContactJson, contacts::ContactPage,
         contacts::HistoryJson, contacts::ContactWrite, contacts::StatusChange,
         attributes::AttributeJson, attributes::AttributeChanged, attributes::AttributeWrite,
         attributes::LabelJson, attributes::LabelWrite, attributes::LabelSet,
-        notes::NoteJson, notes::NoteWrite
+        notes::NoteJson, notes::NoteWrite,
+        inboxes::InboxJson, inboxes::DeliveryJson, inboxes::InboxWrite, inboxes::IncomingWrite, inboxes::ReceivedJson,
+        inboxes::ConversationJson, inboxes::MessageJson, inboxes::MessagePage
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
