@@ -19,6 +19,12 @@ pub struct Settings {
     pub session_max_hours: i64,
     /// Largest JSON body the API reads, in KiB.
     pub max_json_kb: usize,
+    /// Whether this instance runs the delivery worker (`DELIVERY_WORKER`).
+    pub delivery_worker: bool,
+    /// The first retry's wait after a failed delivery, doubling each time.
+    pub delivery_retry_ms: u64,
+    /// Attempts before a message is marked failed.
+    pub delivery_attempts: i32,
 }
 
 impl Settings {
@@ -62,6 +68,9 @@ impl Settings {
             cookie_secure,
             session_max_hours: parse_number("SESSION_MAX_HOURS", &get("SESSION_MAX_HOURS", "168"))?,
             max_json_kb: parse_number("MAX_JSON_KB", &get("MAX_JSON_KB", "256"))?,
+            delivery_worker: parse_flag("DELIVERY_WORKER", &get("DELIVERY_WORKER", "on"))?,
+            delivery_retry_ms: parse_number("DELIVERY_RETRY_MS", &get("DELIVERY_RETRY_MS", "30000"))?,
+            delivery_attempts: parse_number("DELIVERY_ATTEMPTS", &get("DELIVERY_ATTEMPTS", "6"))?,
         })
     }
 }

@@ -37,6 +37,12 @@ pub enum AppError {
     Duplicate { field: &'static str, existing_id: i32 },
     #[error("{0}")]
     Conflict(String),
+    /// The contact does not want messages (API code `opted_out`).
+    #[error("{0}")]
+    OptedOut(String),
+    /// WhatsApp's 24-hour window for free-form replies is closed (API code `reply_window_closed`).
+    #[error("{0}")]
+    ReplyWindowClosed(String),
     #[error("The database is not available right now. Please try again in a moment.")]
     Unavailable(String),
     #[error("Something went wrong on our side. The problem has been logged.")]
@@ -113,7 +119,9 @@ impl ResponseError for AppError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Duplicate { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Duplicate { .. } | Self::Conflict(_) | Self::OptedOut(_) | Self::ReplyWindowClosed(_) => {
+                StatusCode::CONFLICT
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod error;
 pub mod service;
 pub mod web;
@@ -48,7 +49,11 @@ impl Application {
         let state = AppState {
             pool: pool.clone(),
             settings: Arc::new(settings),
+            delivery: Arc::new(tokio::sync::Notify::new()),
         };
+        if state.settings.delivery_worker {
+            delivery::start(pool.clone(), state.settings.clone(), state.delivery.clone());
+        }
         let key = Key::derive_from(&key);
         let server = HttpServer::new(move || {
             let settings = &state.settings;

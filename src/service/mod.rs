@@ -8,6 +8,7 @@ pub mod conversations;
 pub mod inboxes;
 pub mod labels;
 pub mod listing;
+pub mod messaging;
 pub mod notes;
 pub mod secret;
 pub mod seed;

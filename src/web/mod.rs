@@ -22,6 +22,8 @@ use crate::error::AppError;
 pub struct AppState {
     pub pool: Pool,
     pub settings: Arc<Settings>,
+    /// Wakes this instance's delivery worker when a message is queued.
+    pub delivery: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -85,6 +85,22 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the app with extra settings (`("DEFAULT_COUNTRY", "SG")`).
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let (database_url, guard) = fresh_database();
+    spawn_on(database_url, guard, extra)
+}
+
+impl TestApp {
+    /// Another instance of the app on this app's database (a restart, or a
+    /// second server behind a load balancer). The database stays this app's.
+    pub fn another_instance(&self, extra: &[(&str, &str)]) -> TestApp {
+        spawn_on(
+            self.database_url.clone(),
+            TestDb::Sqlite(tempfile::tempdir().expect("placeholder")),
+            extra,
+        )
+    }
+}
+
+fn spawn_on(database_url: String, guard: TestDb, extra: &[(&str, &str)]) -> TestApp {
     let mut vars: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), database_url.clone()),
         ("BIND".into(), "127.0.0.1:0".into()),

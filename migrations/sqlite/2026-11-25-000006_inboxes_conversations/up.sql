@@ -59,3 +59,5 @@ CREATE TABLE messages (
 );
 CREATE UNIQUE INDEX messages_external ON messages (inbox_id, external_id);
 CREATE INDEX messages_conversation ON messages (conversation_id, id);
+-- The delivery worker's queue: queued messages by when they are due.
+CREATE INDEX messages_due ON messages (next_attempt_at) WHERE delivery = 'queued';

@@ -363,3 +363,54 @@ pub async fn message(state: web::Data<AppState>, bearer: Bearer, path: web::Path
     let m = authorized(&state, bearer, move |c, _| conversations::message(c, id)).await?;
     Ok(HttpResponse::Ok().json(MessageJson::from(&m)))
 }
+
+/// A message to send.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SendWrite {
+    inbox_id: i32,
+    body: String,
+}
+
+/// A queued outgoing message.
+#[derive(Serialize, ToSchema)]
+pub struct SentJson {
+    pub conversation_id: i32,
+    pub message_id: i32,
+    pub conversation_created: bool,
+    /// Always `queued`: delivery happens in the background (see `GET /messages/{id}`).
+    pub delivery: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/messages", tag = "conversations", operation_id = "send_message",
+    params(("id" = i32, Path)), request_body = SendWrite,
+    responses((status = 201, body = SentJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "opted_out or reply_window_closed"),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn send(state: web::Data<AppState>, user: ApiUser, path: web::Path<i32>, payload: web::Payload) -> ApiResult {
+    let contact_id = path.into_inner();
+    let mut body = read_object(payload, state.settings.max_json_kb).await?;
+    let inbox_id = match body.integer("inbox_id") {
+        Given::Value(id) => i32::try_from(id).unwrap_or(-1),
+        _ => {
+            body.errors
+                .entry("inbox_id".into())
+                .or_default()
+                .push("is required".into());
+            -1
+        }
+    };
+    let text = text_of(&mut body, "body").unwrap_or_default();
+    body.check()?;
+    let actor = user.0;
+    let sent = state
+        .db(move |c| crate::service::messaging::send(c, &actor, contact_id, inbox_id, &text))
+        .await?;
+    state.delivery.notify_one();
+    Ok(HttpResponse::Created().json(SentJson {
+        conversation_id: sent.conversation_id,
+        message_id: sent.message_id,
+        conversation_created: sent.conversation_created,
+        delivery: "queued".into(),
+    }))
+}

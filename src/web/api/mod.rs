@@ -77,6 +77,8 @@ impl ResponseError for ApiError {
                 ("duplicate", Some(fields), Some(*existing_id))
             }
             AppError::Conflict(_) => ("conflict", None, None),
+            AppError::OptedOut(_) => ("opted_out", None, None),
+            AppError::ReplyWindowClosed(_) => ("reply_window_closed", None, None),
             AppError::PayloadTooLarge(_) => ("payload_too_large", None, None),
             AppError::Unavailable(cause) | AppError::Internal(cause) => {
                 tracing::error!(%cause, "API request failed");
@@ -210,6 +212,7 @@ api_routes! {
     get "/contacts/{id}/conversations" => inboxes::of_contact,
     get "/conversations/{id}/messages" => inboxes::messages,
     get "/messages/{id}" => inboxes::message,
+    post "/contacts/{id}/messages" => inboxes::send,
 }
 
 /// The `/api/v1` scope.

@@ -40,6 +40,7 @@ use super::{ErrorBody, ErrorDetail};
         inboxes::of_contact,
         inboxes::messages,
         inboxes::message,
+        inboxes::send,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, contacts::StatusJson, contacts::ContactJson, contacts::ContactPage,
@@ -48,7 +49,7 @@ use super::{ErrorBody, ErrorDetail};
         attributes::LabelJson, attributes::LabelWrite, attributes::LabelSet,
         notes::NoteJson, notes::NoteWrite,
         inboxes::InboxJson, inboxes::DeliveryJson, inboxes::InboxWrite, inboxes::IncomingWrite, inboxes::ReceivedJson,
-        inboxes::ConversationJson, inboxes::MessageJson, inboxes::MessagePage
+        inboxes::ConversationJson, inboxes::MessageJson, inboxes::MessagePage, inboxes::SendWrite, inboxes::SentJson
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))

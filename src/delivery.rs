@@ -1,0 +1,111 @@
+//! The delivery worker: a background task of each instance (unless
+//! `DELIVERY_WORKER=off`) that claims queued outgoing messages from the
+//! database and hands them to their inbox's adapter. Pages never wait for it.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use actix_web::web;
+use futures_util::future::join_all;
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::db::Pool;
+use crate::error::AppError;
+use crate::service::inboxes::Delivery;
+use crate::service::messaging::{self, Job};
+
+/// How long a claimed message stays reserved for its deliverer.
+const LEASE_SECONDS: i64 = 60;
+/// How often the queue is read when nothing wakes the worker sooner.
+const POLL: StdDuration = StdDuration::from_millis(500);
+const BATCH: i64 = 32;
+
+/// What a webhook adapter POSTs (interface.md).
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    message_id: i32,
+    inbox_id: i32,
+    conversation_id: i32,
+    contact_id: i32,
+    to: &'a str,
+    body: &'a str,
+}
+
+/// Starts the worker on the current actix runtime. `wake` is notified when
+/// a message is queued on this instance, so it goes out at once; messages
+/// queued elsewhere (or due for a retry) are found by polling.
+pub fn start(pool: Pool, settings: Arc<Settings>, wake: Arc<Notify>) {
+    actix_web::rt::spawn(async move {
+        let client = reqwest::Client::builder()
+            .timeout(StdDuration::from_secs(10))
+            .build()
+            .expect("an HTTP client with default settings");
+        loop {
+            match claim(&pool).await {
+                Ok(jobs) if !jobs.is_empty() => {
+                    join_all(jobs.into_iter().map(|job| deliver(&client, &pool, &settings, job))).await;
+                }
+                Ok(_) => {
+                    let _ = tokio::time::timeout(POLL, wake.notified()).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery worker cannot read the queue");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    });
+}
+
+async fn claim(pool: &Pool) -> Result<Vec<Job>, AppError> {
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        messaging::claim_due(&mut conn, BATCH, chrono::Duration::seconds(LEASE_SECONDS))
+    })
+    .await?
+}
+
+async fn deliver(client: &reqwest::Client, pool: &Pool, settings: &Settings, job: Job) {
+    let outcome = match &job.delivery {
+        Delivery::Sandbox => Ok(()),
+        Delivery::Webhook { url } => {
+            let payload = Outgoing {
+                message_id: job.message_id,
+                inbox_id: job.inbox_id,
+                conversation_id: job.conversation_id,
+                contact_id: job.contact_id,
+                to: &job.to,
+                body: &job.body,
+            };
+            match client.post(url).json(&payload).send().await {
+                Ok(res) if res.status().is_success() => Ok(()),
+                Ok(res) => Err(format!("the bridge answered {}", res.status())),
+                Err(e) => Err(format!("the bridge could not be reached: {e}")),
+            }
+        }
+    };
+    let pool = pool.clone();
+    let (retry, attempts) = (
+        chrono::Duration::milliseconds(settings.delivery_retry_ms as i64),
+        settings.delivery_attempts,
+    );
+    let message_id = job.message_id;
+    if let Err(reason) = &outcome {
+        tracing::warn!(message_id, %reason, "delivery failed");
+    }
+    let recorded = web::block(move || {
+        let mut conn = pool.get()?;
+        match outcome {
+            Ok(()) => messaging::delivered(&mut conn, &job),
+            Err(_) => messaging::attempt_failed(&mut conn, &job, retry, attempts),
+        }
+    })
+    .await;
+    if let Err(e) = recorded.map_err(AppError::from).and_then(|r| r) {
+        // The lease runs out and the message is tried again.
+        tracing::error!(message_id, error = %e, "delivery outcome not recorded");
+    }
+}
