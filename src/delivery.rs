@@ -37,11 +37,16 @@ struct Outgoing<'a> {
 /// a message is queued on this instance, so it goes out at once; messages
 /// queued elsewhere (or due for a retry) are found by polling.
 pub fn start(pool: Pool, settings: Arc<Settings>, wake: Arc<Notify>) {
+    // Only the first call in a process installs it; later ones find it there.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     actix_web::rt::spawn(async move {
-        let client = reqwest::Client::builder()
-            .timeout(StdDuration::from_secs(10))
-            .build()
-            .expect("an HTTP client with default settings");
+        let client = match reqwest::Client::builder().timeout(StdDuration::from_secs(10)).build() {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::error!(error = %e, "no HTTP client: this instance delivers no messages");
+                return;
+            }
+        };
         loop {
             match claim(&pool).await {
                 Ok(jobs) if !jobs.is_empty() => {

@@ -85,28 +85,75 @@ fn artifacts() -> PathBuf {
     dir
 }
 
+/// Retries `act` on the element `css` until it succeeds or 10 s pass: right
+/// after a click that submits a form, the old page's elements go stale
+/// while the new page loads.
+async fn on_element<T, F, Fut>(c: &Client, css: &str, act: F) -> T
+where
+    F: Fn(fantoccini::elements::Element) -> Fut,
+    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = match c.find(Locator::Css(css)).await {
+            Ok(element) => act(element).await,
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(value) => return value,
+            Err(e) if std::time::Instant::now() > deadline => panic!("{css}: {e}"),
+            Err(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 async fn fill(c: &Client, css: &str, text: &str) {
-    let field = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
+    on_element(c, css, |field| async move {
+        field.clear().await?;
+        field.send_keys(text).await
+    })
+    .await
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    on_element(c, css, |e| async move { e.click().await }).await
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    on_element(c, css, |e| async move { e.text().await }).await
+}
+
+/// Waits until the page's flash message reads `expected` (the page after a
+/// form is sent may still be loading).
+async fn expect_flash(c: &Client, expected: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let shown = match c.find(Locator::Css(".flash")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if shown == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flash {shown:?}, expected {expected:?}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the browser is on `expected` (a path).
+async fn expect_path(c: &Client, expected: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let path = path_of(c).await;
+        if path == expected {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "on {path}, expected {expected}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The path of the page the browser is on.
@@ -120,13 +167,13 @@ async fn sign_in(c: &Client, app: &TestApp, email: &str) {
     fill(c, "#f-email", email).await;
     fill(c, "#f-password", PASSWORD).await;
     click(c, "form[action='/login'] button[type=submit]").await;
-    assert_eq!(path_of(c).await, "/contacts", "{email} signs in and lands on the list");
+    expect_path(c, "/contacts").await;
 }
 
 /// Signs out with the header's button.
 async fn sign_out(c: &Client) {
     click(c, "form[action='/logout'] button").await;
-    assert_eq!(path_of(c).await, "/login", "signing out leads to the login page");
+    expect_path(c, "/login").await;
 }
 
 /// Creates a contact through the new-contact form; returns its page's path.
@@ -135,7 +182,7 @@ async fn add_contact(c: &Client, app: &TestApp, name: &str, phone: &str) -> Stri
     fill(c, "#f-name", name).await;
     fill(c, "#f-phone", phone).await;
     click(c, "form[action='/contacts'] button[type=submit]").await;
-    assert_eq!(text_of(c, ".flash").await, "Contact created", "creating {name}");
+    expect_flash(c, "Contact created").await;
     let path = path_of(c).await;
     assert!(path.starts_with("/contacts/"), "{name} has its own page, not {path}");
     path
@@ -181,7 +228,7 @@ async fn setup_sign_in_add_find_and_move_a_contact() {
     fill(&c, "#f-phone", "019-876 5432").await;
     fill(&c, "#f-company", "Kedai Siti").await;
     click(&c, "form[action='/contacts'] button[type=submit]").await;
-    assert_eq!(text_of(&c, ".flash").await, "Contact created");
+    expect_flash(&c, "Contact created").await;
     let details_url = c.current_url().await.unwrap();
 
     // Find it by a fragment of its phone number.
@@ -205,7 +252,7 @@ async fn setup_sign_in_add_find_and_move_a_contact() {
         .await
         .unwrap();
     click(&c, "form[action$='/status'] button").await;
-    assert_eq!(text_of(&c, ".flash").await, "Status set to Qualified");
+    expect_flash(&c, "Status set to Qualified").await;
     let history = text_of(&c, "ol.history li:first-child").await;
     assert!(history.contains("New") && history.contains("Qualified"), "{history}");
     assert!(history.contains("Ada Admin") && history.contains("manual"), "{history}");
@@ -235,11 +282,7 @@ async fn custom_attribute_label_and_call_narrow_the_list() {
         .expect("the type select offers `list`");
     fill(&c, "#f-options", "gold\nsilver\nbronze").await;
     click(&c, "form[action='/settings/attributes'] button[type=submit]").await;
-    assert_eq!(
-        text_of(&c, ".flash").await,
-        "Custom attribute \"plan\" added",
-        "the attribute form accepts plan"
-    );
+    expect_flash(&c, "Custom attribute \"plan\" added").await;
     let table = text_of(&c, "table.settings-table tbody").await;
     assert!(
         table.contains("plan") && table.contains("Plan") && table.contains("gold, silver, bronze"),
@@ -250,11 +293,7 @@ async fn custom_attribute_label_and_call_narrow_the_list() {
     c.goto(&app.url("/settings/labels")).await.unwrap();
     fill(&c, "form[action='/settings/labels'] #f-name", "vip").await;
     click(&c, "form[action='/settings/labels'] button[type=submit]").await;
-    assert_eq!(
-        text_of(&c, ".flash").await,
-        "Label \"vip\" added",
-        "the label form accepts vip"
-    );
+    expect_flash(&c, "Label \"vip\" added").await;
     assert_eq!(
         texts_of(&c, "ul.label-admin span.label").await,
         ["vip"],
@@ -268,15 +307,15 @@ async fn custom_attribute_label_and_call_narrow_the_list() {
     let details = add_contact(&c, &app, "Chong Mei Ling", "013-333 4444").await;
 
     click(&c, &format!("a.button[href='{details}/edit']")).await;
-    assert_eq!(path_of(&c).await, format!("{details}/edit"), "Edit opens the edit form");
+    expect_path(&c, &format!("{details}/edit")).await;
     let plan = c
         .find(Locator::Css("select[name='custom.plan']"))
         .await
         .expect("the edit form has a Plan select");
     plan.select_by_value("gold").await.expect("Plan offers gold");
     click(&c, &format!("form[action='{details}'] button[type=submit]")).await;
-    assert_eq!(text_of(&c, ".flash").await, "Contact saved", "saving the edit form");
-    assert_eq!(path_of(&c).await, details, "saving leads back to the contact");
+    expect_flash(&c, "Contact saved").await;
+    expect_path(&c, &details).await;
 
     let vip = c
         .find(Locator::Css("form.label-picker input[name='label'][value='vip']"))
@@ -285,12 +324,12 @@ async fn custom_attribute_label_and_call_narrow_the_list() {
     assert!(!vip.is_selected().await.unwrap(), "vip starts unticked");
     vip.click().await.unwrap();
     click(&c, &format!("form[action='{details}/labels'] button[type=submit]")).await;
-    assert_eq!(text_of(&c, ".flash").await, "Labels saved", "saving the labels");
+    expect_flash(&c, "Labels saved").await;
 
     click(&c, "form.note-form input[name='kind'][value='call']").await;
     fill(&c, "#f-note-body", "Called about the gold plan").await;
     click(&c, &format!("form[action='{details}/notes'] button[type=submit]")).await;
-    assert_eq!(text_of(&c, ".flash").await, "Call added", "logging the call");
+    expect_flash(&c, "Call added").await;
 
     // The list filtered on both shows that contact alone.
     c.goto(&app.url("/contacts?owner=all&attr.plan=gold&label=vip"))
@@ -324,7 +363,7 @@ async fn custom_attribute_label_and_call_narrow_the_list() {
         .await
         .unwrap();
     click(&c, "table.contacts a.name").await;
-    assert_eq!(path_of(&c).await, details, "the row links to the contact");
+    expect_path(&c, &details).await;
     let notes = c.find_all(Locator::Css("li.note")).await.unwrap();
     assert_eq!(notes.len(), 1, "one entry in the notes");
     let note = notes[0].text().await.unwrap();

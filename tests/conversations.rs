@@ -485,3 +485,161 @@ async fn two_hundred_messages_from_fifty_new_senders_at_once_make_fifty_contacts
         .with_db(|c| conversations::table.select(conversations::unread).load(c).unwrap());
     assert!(unread.iter().all(|n| *n == 4), "{unread:?}");
 }
+
+// ------------------------------------------------------------------ pages
+
+#[actix_web::test]
+async fn agents_see_unread_conversations_open_them_reply_and_resolve() {
+    let t = team().await;
+    let wa = inbox(&t, "Sales WhatsApp", "whatsapp").await;
+    let (_, r) = send(
+        &t.app,
+        Method::POST,
+        &format!("/inboxes/{wa}/messages"),
+        &t.agent,
+        Some(json!({"source_id": "+60123456789", "name": "Ali <b>", "body": "Hi <script>x</script>"})),
+    )
+    .await;
+    send(
+        &t.app,
+        Method::POST,
+        &format!("/inboxes/{wa}/messages"),
+        &t.agent,
+        Some(json!({"source_id": "+60123456789", "body": "Anyone?"})),
+    )
+    .await;
+    let conv = r["conversation_id"].as_i64().unwrap();
+    let contact = r["contact_id"].as_i64().unwrap();
+    let agent = t.app.login_as("agent@example.com").await;
+
+    // The menu and the list show two unread messages.
+    let (_, html) = agent.page("/contacts").await;
+    assert!(
+        html.contains(r#"id="unread-total" aria-label="2 unread">2<"#),
+        "menu badge"
+    );
+    let (_, list) = agent.page("/conversations").await;
+    assert!(
+        list.contains(&format!("/conversations/{conv}")) && list.contains("Ali &#60;b&#62;"),
+        "{list}"
+    );
+
+    // Opening it reads it: the badge goes.
+    let (status, window) = agent.page(&format!("/conversations/{conv}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(window.contains("Hi &#60;script&#62;x&#60;/script&#62;") && window.contains("Anyone?"));
+    assert!(
+        window.contains("reply window open"),
+        "a WhatsApp conversation shows its window"
+    );
+    assert!(
+        window.contains(&format!("href=\"/contacts/{contact}\"")),
+        "the panel opens the contact"
+    );
+    let (_, html) = agent.page("/contacts").await;
+    assert!(!html.contains("unread-total"), "read");
+
+    // A reply from the window is queued (the sandbox delivers it) and shown.
+    let res = agent
+        .submit(
+            &format!("/conversations/{conv}"),
+            &format!("/conversations/{conv}/messages"),
+            &[("body", "Hello Ali!")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("/conversations/{conv}"));
+    let (_, window) = agent.page(&format!("/conversations/{conv}")).await;
+    assert!(window.contains("Hello Ali!"));
+    // An empty reply is refused with the field named.
+    let res = agent
+        .submit(
+            &format!("/conversations/{conv}"),
+            &format!("/conversations/{conv}/messages"),
+            &[("body", " ")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The contact's page lists the conversation and offers Send message.
+    let (_, page) = agent.page(&format!("/contacts/{contact}")).await;
+    assert!(
+        page.contains(&format!("/conversations/{conv}")) && page.contains(&format!("/contacts/{contact}/messages/new"))
+    );
+    let (status, form) = agent.page(&format!("/contacts/{contact}/messages/new")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("Sales WhatsApp"));
+    let res = agent
+        .submit(
+            &format!("/contacts/{contact}/messages/new"),
+            &format!("/contacts/{contact}/messages"),
+            &[("inbox", &wa.to_string()), ("body", "One more thing")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&res),
+        format!("/conversations/{conv}"),
+        "the open conversation is reused"
+    );
+
+    let res = agent
+        .submit(
+            &format!("/conversations/{conv}"),
+            &format!("/conversations/{conv}/resolve"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, list) = agent.page("/conversations").await;
+    assert!(
+        !list.contains(&format!("/conversations/{conv}\"")),
+        "resolved conversations leave the list"
+    );
+}
+
+#[actix_web::test]
+async fn admins_connect_inboxes_on_the_settings_page() {
+    let t = team().await;
+    let res = t.app.login("admin@example.com", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = t
+        .app
+        .submit(
+            "/settings/inboxes",
+            "/settings/inboxes",
+            &[
+                ("name", "Bridge"),
+                ("channel", "sms"),
+                ("delivery_kind", "webhook"),
+                ("delivery.url", "nope"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text().await.unwrap().contains("id=\"e-delivery.url\""),
+        "the URL field's error"
+    );
+    let res = t
+        .app
+        .submit(
+            "/settings/inboxes",
+            "/settings/inboxes",
+            &[
+                ("name", "Bridge"),
+                ("channel", "sms"),
+                ("delivery_kind", "webhook"),
+                ("delivery.url", "https://bridge.example.com/out"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, list) = send(&t.app, Method::GET, "/inboxes", &t.agent, None).await;
+    assert_eq!(
+        list[0]["delivery"],
+        json!({"kind": "webhook", "url": "https://bridge.example.com/out"})
+    );
+    let agent = t.app.login_as("agent@example.com").await;
+    assert_eq!(agent.page("/settings/inboxes").await.0, StatusCode::FORBIDDEN);
+}

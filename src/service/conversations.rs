@@ -459,3 +459,126 @@ pub fn message(conn: &mut AnyConnection, id: i32) -> Result<Message, AppError> {
         .optional()?
         .ok_or_else(|| AppError::not_found(&format!("Message #{id}")))
 }
+
+/// A conversation in the inbox list and window: its contact and inbox named.
+#[derive(Debug, Clone, Queryable)]
+pub struct ConversationListed {
+    pub id: i32,
+    pub contact_id: i32,
+    pub contact_name: String,
+    pub inbox_id: i32,
+    pub inbox_name: String,
+    pub channel: String,
+    pub status: String,
+    pub unread: i32,
+    pub last_message_at: Option<NaiveDateTime>,
+    pub last_incoming_at: Option<NaiveDateTime>,
+}
+
+type ListedColumns = (
+    conversations::id,
+    conversations::contact_id,
+    contacts::name,
+    conversations::inbox_id,
+    crate::db::schema::inboxes::name,
+    crate::db::schema::inboxes::channel,
+    conversations::status,
+    conversations::unread,
+    conversations::last_message_at,
+    conversations::last_incoming_at,
+);
+const LISTED_COLUMNS: ListedColumns = (
+    conversations::id,
+    conversations::contact_id,
+    contacts::name,
+    conversations::inbox_id,
+    crate::db::schema::inboxes::name,
+    crate::db::schema::inboxes::channel,
+    conversations::status,
+    conversations::unread,
+    conversations::last_message_at,
+    conversations::last_incoming_at,
+);
+
+/// Open conversations, unread ones first, then the latest; at most `limit`.
+pub fn open_list(conn: &mut AnyConnection, limit: i64) -> Result<Vec<ConversationListed>, AppError> {
+    use crate::db::schema::inboxes;
+    Ok(conversations::table
+        .inner_join(contacts::table)
+        .inner_join(inboxes::table)
+        .filter(conversations::status.eq("open"))
+        .order((
+            conversations::unread.desc(),
+            conversations::last_message_at.desc(),
+            conversations::id.desc(),
+        ))
+        .limit(limit)
+        .select(LISTED_COLUMNS)
+        .load(conn)?)
+}
+
+/// A contact's conversations with their inboxes named, open ones first.
+pub fn listed_of_contact(conn: &mut AnyConnection, contact_id: i32) -> Result<Vec<ConversationListed>, AppError> {
+    use crate::db::schema::inboxes;
+    Ok(conversations::table
+        .inner_join(contacts::table)
+        .inner_join(inboxes::table)
+        .filter(conversations::contact_id.eq(contact_id))
+        .order((conversations::status.asc(), conversations::id.desc()))
+        .select(LISTED_COLUMNS)
+        .load(conn)?)
+}
+
+/// Opens a conversation for reading: its unread count goes back to zero.
+pub fn read(conn: &mut AnyConnection, id: i32) -> Result<ConversationListed, AppError> {
+    use crate::db::schema::inboxes;
+    let listed: ConversationListed = conversations::table
+        .inner_join(contacts::table)
+        .inner_join(inboxes::table)
+        .filter(conversations::id.eq(id))
+        .select(LISTED_COLUMNS)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found(&format!("Conversation #{id}")))?;
+    if listed.unread > 0 {
+        // Only when there is something to clear: reading is not a write.
+        diesel::update(conversations::table.find(id))
+            .set(conversations::unread.eq(0))
+            .execute(conn)?;
+    }
+    Ok(listed)
+}
+
+/// Marks a conversation resolved; the next message opens a new one.
+pub fn resolve(conn: &mut AnyConnection, id: i32) -> Result<ConversationRow, AppError> {
+    let conversation = get(conn, id)?;
+    diesel::update(conversations::table.find(id))
+        .set((
+            conversations::status.eq("resolved"),
+            conversations::unread.eq(0),
+            conversations::updated_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(conversation)
+}
+
+/// Unread incoming messages across open conversations (the menu's badge).
+pub fn unread_total(conn: &mut AnyConnection) -> Result<i64, AppError> {
+    let total: Option<i64> = conversations::table
+        .filter(conversations::unread.gt(0))
+        .select(diesel::dsl::sum(conversations::unread))
+        .first(conn)?;
+    Ok(total.unwrap_or(0))
+}
+
+/// The latest `limit` messages of a conversation, oldest first.
+pub fn latest_messages(conn: &mut AnyConnection, conversation_id: i32, limit: usize) -> Result<Vec<Message>, AppError> {
+    let mut latest: Vec<Message> = messages::table
+        .filter(messages::conversation_id.eq(conversation_id))
+        .order(messages::id.desc())
+        .limit(limit as i64)
+        .select(MESSAGE_COLUMNS)
+        .load(conn)?;
+    latest.reverse();
+    Ok(latest)
+}

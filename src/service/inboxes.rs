@@ -114,10 +114,12 @@ const COLUMNS: (
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct InboxInput {
+    // The settings form names the URL field `delivery.url`, as the API's errors do.
     pub name: String,
     pub channel: String,
     /// `webhook` or `sandbox`.
     pub delivery_kind: String,
+    #[serde(rename = "delivery.url")]
     pub delivery_url: String,
 }
 

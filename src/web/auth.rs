@@ -35,6 +35,8 @@ pub fn csrf_token(session: &Session) -> String {
 pub struct CurrentUser {
     pub actor: Actor,
     pub csrf_token: String,
+    /// Unread incoming messages across open conversations, for the menu.
+    pub unread: i64,
 }
 
 impl FromRequest for CurrentUser {
@@ -49,10 +51,17 @@ impl FromRequest for CurrentUser {
             let Some(id) = session.get::<i32>(USER_KEY).ok().flatten() else {
                 return Err(AppError::SignInRequired);
             };
-            match state.db(move |c| users::active_user(c, id)).await? {
-                Some(actor) => Ok(Self {
+            let found = state
+                .db(move |c| match users::active_user(c, id)? {
+                    Some(actor) => Ok(Some((actor, crate::service::conversations::unread_total(c)?))),
+                    None => Ok(None),
+                })
+                .await?;
+            match found {
+                Some((actor, unread)) => Ok(Self {
                     actor,
                     csrf_token: csrf_token(&session),
+                    unread,
                 }),
                 None => {
                     session.purge();

@@ -564,6 +564,7 @@ struct ShowPage {
     labels: Vec<Label>,
     label_choices: Vec<LabelChoice>,
     notes: Vec<NoteView>,
+    conversations: Vec<super::conversations::ConversationView>,
 }
 
 impl ShowPage {
@@ -587,11 +588,12 @@ pub async fn show(
     let id = path.into_inner();
     let tz = state.settings.time_zone;
     let can_assign = user.actor.role.can_assign();
-    let (details, team, all_labels) = state
+    let (details, team, all_labels, conversations) = state
         .db(move |c| {
             let details = contacts::details(c, id)?;
             let team = if can_assign { users::team(c)? } else { Vec::new() };
-            Ok((details, team, crate::service::labels::all(c)?))
+            let conversations = crate::service::conversations::listed_of_contact(c, id)?;
+            Ok((details, team, crate::service::labels::all(c)?, conversations))
         })
         .await?;
     let custom = details
@@ -650,6 +652,10 @@ pub async fn show(
         labels: details.labels.clone(),
         label_choices,
         notes,
+        conversations: conversations
+            .iter()
+            .map(|c| super::conversations::ConversationView::new(c, tz))
+            .collect(),
     };
     Ok(pages::render(&page))
 }

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod contacts;
+pub mod conversations;
 pub mod notes;
 pub mod pages;
 pub mod profile;
@@ -73,6 +74,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/notes/{id}", web::post().to(notes::update))
         .route("/notes/{id}/edit", web::get().to(notes::edit_form))
         .route("/notes/{id}/delete", web::post().to(notes::delete))
+        .route("/contacts/{id}/messages/new", web::get().to(conversations::new_message))
+        .route("/contacts/{id}/messages", web::post().to(conversations::send))
+        .route("/conversations", web::get().to(conversations::list))
+        .route("/conversations/{id}", web::get().to(conversations::show))
+        .route("/conversations/{id}/messages", web::post().to(conversations::reply))
+        .route("/conversations/{id}/resolve", web::post().to(conversations::resolve))
+        .route("/settings/inboxes", web::get().to(settings::inboxes))
+        .route("/settings/inboxes", web::post().to(settings::create_inbox))
+        .route("/settings/inboxes/{id}/delete", web::post().to(settings::delete_inbox))
         .route("/labels.css", web::get().to(settings::label_styles))
         .route("/settings/attributes", web::get().to(settings::attributes))
         .route("/settings/attributes", web::post().to(settings::create_attribute))

@@ -49,6 +49,8 @@ pub struct Layout {
     pub flash: Option<String>,
     /// Which menu entry is current.
     pub section: &'static str,
+    /// Unread incoming messages, shown on the Conversations menu entry.
+    pub unread: i64,
 }
 
 impl Layout {
@@ -70,6 +72,7 @@ impl Layout {
             csrf_token: user.csrf_token.clone(),
             flash,
             section,
+            unread: user.unread,
         }
     }
 
@@ -82,6 +85,7 @@ impl Layout {
             csrf_token,
             flash: None,
             section: "",
+            unread: 0,
         }
     }
 }

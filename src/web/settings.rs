@@ -11,6 +11,7 @@ use super::pages::{self, FormErrors, Layout};
 use super::AppState;
 use crate::error::{AppError, FieldErrors};
 use crate::service::attributes::{self, Definition, DefinitionInput, Kind};
+use crate::service::inboxes::{self, Channel, Delivery, Inbox, InboxInput};
 use crate::service::labels::{self, Label};
 use crate::service::users::Role;
 
@@ -391,4 +392,91 @@ mod tests {
         assert!(!super::is_light("#1e3a8a"));
         assert!(!super::is_light("#000000"));
     }
+}
+
+#[derive(Template)]
+#[template(path = "settings/inboxes.html")]
+struct InboxesPage {
+    layout: Layout,
+    inboxes: Vec<Inbox>,
+    form: InboxInput,
+    errors: FormErrors,
+}
+
+impl InboxesPage {
+    fn channels(&self) -> [Channel; 6] {
+        Channel::ALL
+    }
+}
+
+async fn inboxes_page(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    form: InboxInput,
+    error: Option<AppError>,
+) -> Result<HttpResponse, AppError> {
+    let all = state.db(inboxes::all).await?;
+    let (status, errors) = match error {
+        None => (StatusCode::OK, FieldErrors::new()),
+        Some(AppError::Validation { fields, .. }) => (StatusCode::UNPROCESSABLE_ENTITY, fields),
+        Some(other) => return Err(other),
+    };
+    Ok(pages::render_with(
+        status,
+        &InboxesPage {
+            layout: Layout::new(user, session, "Inboxes", "settings"),
+            inboxes: all,
+            form,
+            errors: FormErrors(errors),
+        },
+    ))
+}
+
+pub async fn inboxes(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let form = InboxInput {
+        channel: "whatsapp".into(),
+        delivery_kind: "sandbox".into(),
+        ..InboxInput::default()
+    };
+    inboxes_page(&state, &user, &session, form, None).await
+}
+
+pub async fn create_inbox(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    session: Session,
+    form: CsrfForm<InboxInput>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.0;
+    let (actor, input) = (user.actor.clone(), form.clone());
+    match state.db(move |c| inboxes::create(c, &actor, &input)).await {
+        Ok(inbox) => {
+            pages::flash(
+                &session,
+                &format!("Inbox \"{}\" connected (ID {})", inbox.name, inbox.id),
+            );
+            Ok(pages::see_other("/settings/inboxes"))
+        }
+        Err(e) => inboxes_page(&state, &user, &session, form, Some(e)).await,
+    }
+}
+
+pub async fn delete_inbox(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    session: Session,
+    path: web::Path<i32>,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let actor = user.actor.clone();
+    state.db(move |c| inboxes::delete(c, &actor, id)).await?;
+    pages::flash(&session, "Inbox deleted, with its conversations");
+    Ok(pages::see_other("/settings/inboxes"))
 }

@@ -40,6 +40,8 @@ CREATE TABLE conversations (
 -- At most one open conversation per contact and inbox.
 CREATE UNIQUE INDEX conversations_one_open ON conversations (contact_id, inbox_id) WHERE status = 'open';
 CREATE INDEX conversations_contact ON conversations (contact_id, inbox_id);
+-- The menu's unread badge sums only the conversations that have some.
+CREATE INDEX conversations_unread ON conversations (unread) WHERE unread > 0;
 
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY NOT NULL,
