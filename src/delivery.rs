@@ -1,6 +1,6 @@
 //! The delivery worker: a background task of each instance (unless
-//! `DELIVERY_WORKER=off`) that claims queued outgoing messages from the
-//! database and hands them to their inbox's adapter. Pages never wait for it.
+//! `DELIVERY_WORKER=off`) that claims queued outgoing messages and event
+//! webhook deliveries from the database and sends them. Pages never wait.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -15,6 +15,7 @@ use crate::db::Pool;
 use crate::error::AppError;
 use crate::service::inboxes::Delivery;
 use crate::service::messaging::{self, Job};
+use crate::service::webhooks::{self, EventJob};
 
 /// How long a claimed message stays reserved for its deliverer.
 const LEASE_SECONDS: i64 = 60;
@@ -49,8 +50,10 @@ pub fn start(pool: Pool, settings: Arc<Settings>, wake: Arc<Notify>) {
         };
         loop {
             match claim(&pool).await {
-                Ok(jobs) if !jobs.is_empty() => {
-                    join_all(jobs.into_iter().map(|job| deliver(&client, &pool, &settings, job))).await;
+                Ok((jobs, events)) if !jobs.is_empty() || !events.is_empty() => {
+                    let messages = join_all(jobs.into_iter().map(|job| deliver(&client, &pool, &settings, job)));
+                    let events = join_all(events.into_iter().map(|job| notify(&client, &pool, &settings, job)));
+                    futures_util::future::join(messages, events).await;
                 }
                 Ok(_) => {
                     let _ = tokio::time::timeout(POLL, wake.notified()).await;
@@ -64,13 +67,52 @@ pub fn start(pool: Pool, settings: Arc<Settings>, wake: Arc<Notify>) {
     });
 }
 
-async fn claim(pool: &Pool) -> Result<Vec<Job>, AppError> {
+async fn claim(pool: &Pool) -> Result<(Vec<Job>, Vec<EventJob>), AppError> {
     let pool = pool.clone();
     web::block(move || {
         let mut conn = pool.get()?;
-        messaging::claim_due(&mut conn, BATCH, chrono::Duration::seconds(LEASE_SECONDS))
+        let lease = chrono::Duration::seconds(LEASE_SECONDS);
+        Ok((
+            messaging::claim_due(&mut conn, BATCH, lease)?,
+            webhooks::claim_due(&mut conn, BATCH, lease)?,
+        ))
     })
     .await?
+}
+
+/// POSTs one event with its signature and records the outcome.
+async fn notify(client: &reqwest::Client, pool: &Pool, settings: &Settings, job: EventJob) {
+    let ok = match client
+        .post(&job.url)
+        .header("Content-Type", "application/json")
+        .header("X-Leadbook-Signature", webhooks::signature(&job.secret, &job.payload))
+        .body(job.payload.clone())
+        .send()
+        .await
+    {
+        Ok(res) if res.status().is_success() => true,
+        Ok(res) => {
+            tracing::warn!(delivery = job.id, status = %res.status(), "event webhook refused");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(delivery = job.id, error = %e, "event webhook unreachable");
+            false
+        }
+    };
+    let pool = pool.clone();
+    let (retry, attempts) = (
+        chrono::Duration::milliseconds(settings.delivery_retry_ms as i64),
+        settings.delivery_attempts,
+    );
+    let recorded = web::block(move || {
+        let mut conn = pool.get()?;
+        webhooks::record(&mut conn, &job, ok, retry, attempts)
+    })
+    .await;
+    if let Err(e) = recorded.map_err(AppError::from).and_then(|r| r) {
+        tracing::error!(error = %e, "event delivery outcome not recorded");
+    }
 }
 
 async fn deliver(client: &reqwest::Client, pool: &Pool, settings: &Settings, job: Job) {

@@ -17,25 +17,33 @@ use leadbook::service::users::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// A channel bridge: records each JSON body it receives and answers `status`.
+/// A channel bridge (or event receiver): records each body it receives,
+/// raw, with its `X-Leadbook-Signature` header, and answers `status`.
 struct Bridge {
     url: String,
-    received: Arc<Mutex<Vec<Value>>>,
+    received: Arc<Mutex<Vec<(String, String)>>>,
     status: Arc<AtomicU16>,
 }
 
 fn bridge(status: u16) -> Bridge {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let status = Arc::new(AtomicU16::new(status));
     let (r, s) = (received.clone(), status.clone());
     let server = HttpServer::new(move || {
         let (r, s) = (r.clone(), s.clone());
         App::new().route(
             "/out",
-            web::post().to(move |body: web::Json<Value>| {
+            web::post().to(move |req: actix_web::HttpRequest, body: web::Bytes| {
                 let (r, s) = (r.clone(), s.clone());
                 async move {
-                    r.lock().unwrap().push(body.into_inner());
+                    let signature = req
+                        .headers()
+                        .get("x-leadbook-signature")
+                        .map(|v| v.to_str().unwrap().to_string())
+                        .unwrap_or_default();
+                    r.lock()
+                        .unwrap()
+                        .push((String::from_utf8(body.to_vec()).unwrap(), signature));
                     HttpResponse::build(actix_web::http::StatusCode::from_u16(s.load(Ordering::SeqCst)).unwrap())
                         .finish()
                 }
@@ -56,7 +64,29 @@ fn bridge(status: u16) -> Bridge {
 
 impl Bridge {
     fn bodies(&self) -> Vec<Value> {
-        self.received.lock().unwrap().clone()
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(raw, _)| serde_json::from_str(raw).expect("JSON body"))
+            .collect()
+    }
+
+    /// Waits (polling) until `n` bodies have arrived.
+    async fn wait_for(&self, n: usize) -> Vec<(String, String)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.received.lock().unwrap().clone();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} deliveries arrived",
+                got.len()
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 }
 
@@ -376,4 +406,199 @@ async fn opted_out_contacts_closed_whatsapp_windows_and_missing_addresses_are_re
     assert_eq!(status, StatusCode::NOT_FOUND);
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     assert!(bridge.bodies().is_empty(), "nothing refused was delivered");
+}
+
+/// `sha256=<hex HMAC-SHA256>`, computed here independently of the app.
+fn expected_signature(secret: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[actix_web::test]
+async fn event_webhooks_receive_signed_contact_events_through_the_queue() {
+    let hook = bridge(200);
+    let app = spawn_app_with(FAST).await;
+    app.add_user("admin@example.com", "Ada Admin", Role::Admin);
+    app.add_user("agent@example.com", "Agnes Agent", Role::Agent);
+    let admin = app.token_for("admin@example.com");
+    let agent = app.token_for("agent@example.com");
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/webhooks",
+        &agent,
+        Some(json!({"url": hook.url, "events": ["contact.created"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
+    let (status, json) = send(
+        &app,
+        Method::POST,
+        "/webhooks",
+        &admin,
+        Some(json!({"url": hook.url, "events": ["contact.nope"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    let (status, created) = send(
+        &app,
+        Method::POST,
+        "/webhooks",
+        &admin,
+        Some(json!({"url": hook.url, "events": ["contact.created", "contact.status_changed", "contact.deleted"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["secret"].as_str().expect("the secret, shown once").to_string();
+    let (_, list) = send(&app, Method::GET, "/webhooks", &admin, None).await;
+    assert!(list[0].get("secret").is_none(), "never shown again: {list}");
+
+    let (_, c) = send(
+        &app,
+        Method::POST,
+        "/contacts",
+        &agent,
+        Some(json!({"name": "Ali", "phone": "+60123456789"})),
+    )
+    .await;
+    let id = c["id"].as_i64().unwrap();
+    send(
+        &app,
+        Method::PATCH,
+        &format!("/contacts/{id}"),
+        &agent,
+        Some(json!({"city": "Ipoh"})),
+    )
+    .await;
+    send(
+        &app,
+        Method::POST,
+        &format!("/contacts/{id}/status"),
+        &agent,
+        Some(json!({"status": "qualified"})),
+    )
+    .await;
+    send(&app, Method::DELETE, &format!("/contacts/{id}"), &admin, None).await;
+
+    let got = hook.wait_for(3).await;
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let got_now = hook.received.lock().unwrap().len();
+    assert_eq!(got_now, 3, "contact.updated was not subscribed");
+    let mut events: Vec<Value> = Vec::new();
+    for (raw, signature) in &got {
+        assert_eq!(
+            signature,
+            &expected_signature(&secret, raw),
+            "signed with the webhook's secret"
+        );
+        events.push(serde_json::from_str(raw).unwrap());
+    }
+    events.sort_by_key(|e| {
+        ["contact.created", "contact.status_changed", "contact.deleted"]
+            .iter()
+            .position(|n| *n == e["event"])
+            .unwrap()
+    });
+    assert_eq!(events[0]["event"], "contact.created");
+    assert_eq!(events[0]["contact"]["name"], "Ali");
+    assert!(events[0]["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(events[1]["event"], "contact.status_changed");
+    assert_eq!(events[1]["previous"], json!({"status_id": 1}));
+    assert_eq!(events[1]["contact"]["status_id"], 3);
+    assert_eq!(events[1]["contact"]["city"], "Ipoh");
+    assert_eq!(events[2]["event"], "contact.deleted");
+    assert_eq!(events[2]["contact"]["id"], id, "the contact as it was");
+
+    // A failing receiver is retried until it answers.
+    hook.status.store(503, Ordering::SeqCst);
+    send(
+        &app,
+        Method::POST,
+        "/contacts",
+        &agent,
+        Some(json!({"name": "Retry me"})),
+    )
+    .await;
+    hook.wait_for(5).await;
+    hook.status.store(200, Ordering::SeqCst);
+    let all = hook.wait_for(6).await;
+    let retried: Vec<&String> = all[3..].iter().map(|(raw, _)| raw).collect();
+    assert!(retried.windows(2).all(|w| w[0] == w[1]), "the same event again");
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        &format!("/webhooks/{}", created["id"]),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+#[actix_web::test]
+async fn a_contact_can_opt_out_of_one_inbox() {
+    let bridge = bridge(200);
+    let app = spawn_app_with(FAST).await;
+    app.add_user("admin@example.com", "Ada Admin", Role::Admin);
+    let admin = app.token_for("admin@example.com");
+    let sms = inbox(&app, &admin, "sms", &bridge.url).await;
+    let other = inbox(&app, &admin, "sms", &bridge.url).await;
+    let (_, c) = send(
+        &app,
+        Method::POST,
+        "/contacts",
+        &admin,
+        Some(json!({"name": "Mei", "phone": "+60123457777"})),
+    )
+    .await;
+    let contact = c["id"].as_i64().unwrap();
+    let res = app.login("admin@example.com", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = app
+        .submit(
+            &format!("/contacts/{contact}"),
+            &format!("/contacts/{contact}/opt-outs"),
+            &[("inbox", &sms.to_string()), ("out", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (status, json) = send(
+        &app,
+        Method::POST,
+        &format!("/contacts/{contact}/messages"),
+        &admin,
+        Some(json!({"inbox_id": sms, "body": "hi"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(json["error"]["code"], "opted_out");
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        &format!("/contacts/{contact}/messages"),
+        &admin,
+        Some(json!({"inbox_id": other, "body": "hi"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "other inboxes still reach the contact");
+    let res = app
+        .submit(
+            &format!("/contacts/{contact}"),
+            &format!("/contacts/{contact}/opt-outs"),
+            &[("inbox", &sms.to_string()), ("out", "0")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        &format!("/contacts/{contact}/messages"),
+        &admin,
+        Some(json!({"inbox_id": sms, "body": "hi"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
 }

@@ -115,6 +115,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_opt_outs (contact_id, inbox_id) {
+        contact_id -> Integer,
+        inbox_id -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Integer,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Integer,
+        webhook_id -> Integer,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     labels (id) {
         id -> Integer,
         name -> Text,
@@ -195,6 +225,7 @@ diesel::joinable!(contact_identities -> inboxes (inbox_id));
 diesel::joinable!(conversations -> contacts (contact_id));
 diesel::joinable!(conversations -> inboxes (inbox_id));
 diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(notes -> users (author_id));
 diesel::joinable!(contacts -> users (owner_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -207,6 +238,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_attribute_values,
     contact_identities,
     contact_labels,
+    contact_opt_outs,
     contacts,
     conversations,
     custom_attributes,
@@ -218,4 +250,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     status_counts,
     status_history,
     users,
+    webhook_deliveries,
+    webhooks,
 );

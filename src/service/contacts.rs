@@ -13,6 +13,7 @@ use super::labels::{self, Label};
 use super::notes::{self, Note};
 use super::status::{LeadStatus, StatusSource};
 use super::users::Actor;
+use super::webhooks;
 use crate::db::schema::{contacts, status_history, users};
 use crate::db::{write_transaction, AnyConnection};
 use crate::error::{AppError, FieldErrors};
@@ -389,6 +390,34 @@ fn check_unique(conn: &mut AnyConnection, draft: &ContactDraft, except: Option<i
     Ok(())
 }
 
+/// The standard attributes that differ, by JSON name, with their old values.
+fn changed_fields(before: &Contact, after: &Contact) -> serde_json::Map<String, serde_json::Value> {
+    let mut previous = serde_json::Map::new();
+    let mut compare = |name: &str, old: serde_json::Value, new: serde_json::Value| {
+        if old != new {
+            previous.insert(name.to_string(), old);
+        }
+    };
+    compare("name", before.name.clone().into(), after.name.clone().into());
+    compare("email", before.email.clone().into(), after.email.clone().into());
+    compare("phone", before.phone.clone().into(), after.phone.clone().into());
+    compare(
+        "identifier",
+        before.identifier.clone().into(),
+        after.identifier.clone().into(),
+    );
+    compare("company", before.company.clone().into(), after.company.clone().into());
+    compare("city", before.city.clone().into(), after.city.clone().into());
+    compare("country", before.country.clone().into(), after.country.clone().into());
+    compare("owner_id", before.owner_id.into(), after.owner_id.into());
+    compare(
+        "opted_out",
+        before.opted_out_at.is_some().into(),
+        after.opted_out_at.is_some().into(),
+    );
+    previous
+}
+
 /// Checks that an owner is an enabled user.
 fn resolve_owner(conn: &mut AnyConnection, owner: OwnerChoice, default: Option<i32>) -> Result<Option<i32>, AppError> {
     match owner {
@@ -482,6 +511,7 @@ pub fn create(
         attributes::write_values(conn, id, &draft.custom)?;
         let contact = get(conn, id)?;
         record_status(conn, contact.id, None, status, source, Some(actor.id), now)?;
+        webhooks::emit(conn, "contact.created", &contact, serde_json::json!({}), None)?;
         Ok(contact)
     })
 }
@@ -527,6 +557,12 @@ pub fn update(
         let contact = get(conn, id)?;
         if status != before.status() {
             record_status(conn, id, Some(before.status()), status, source, Some(actor.id), now)?;
+            let previous = serde_json::json!({"status_id": before.status_id});
+            webhooks::emit(conn, "contact.status_changed", &contact, previous, None)?;
+        }
+        let previous = changed_fields(&before, &contact);
+        if !previous.is_empty() || !draft.custom.is_empty() {
+            webhooks::emit(conn, "contact.updated", &contact, previous.into(), None)?;
         }
         Ok(contact)
     })
@@ -575,6 +611,8 @@ pub fn set_status(
             actor.map(|a| a.id),
             now,
         )?;
+        let previous = serde_json::json!({"status_id": before.status_id});
+        webhooks::emit(conn, "contact.status_changed", &contact, previous, None)?;
         Ok(contact)
     })
 }
@@ -591,7 +629,12 @@ pub fn assign(conn: &mut AnyConnection, actor: &Actor, id: i32, owner: OwnerChoi
                 contacts::updated_at.eq(Utc::now().naive_utc()),
             ))
             .execute(conn)?;
-        get(conn, id)
+        let contact = get(conn, id)?;
+        if contact.owner_id != before.owner_id {
+            let previous = serde_json::json!({"owner_id": before.owner_id});
+            webhooks::emit(conn, "contact.updated", &contact, previous, None)?;
+        }
+        Ok(contact)
     })
 }
 
@@ -601,7 +644,9 @@ pub fn assign(conn: &mut AnyConnection, actor: &Actor, id: i32, owner: OwnerChoi
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<(), AppError> {
     actor.require(actor.role.can_delete(), "delete contacts")?;
     write_transaction(conn, |conn| {
-        get(conn, id)?;
+        let contact = get(conn, id)?;
+        // Sent as it was, so the event is built before the row goes.
+        webhooks::emit(conn, "contact.deleted", &contact, serde_json::json!({}), None)?;
         diesel::delete(contacts::table.find(id)).execute(conn)?;
         Ok(())
     })

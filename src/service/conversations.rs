@@ -347,6 +347,8 @@ fn create_contact(conn: &mut AnyConnection, inbox: &Inbox, m: &Incoming, now: Na
         ))
         .execute(conn)?;
     add_identity(conn, id, inbox.id, &m.source_id)?;
+    let contact = super::contacts::get(conn, id)?;
+    super::webhooks::emit(conn, "contact.created", &contact, serde_json::json!({}), None)?;
     Ok(id)
 }
 

@@ -10,7 +10,7 @@ use super::contacts;
 use super::inboxes::{self, Channel, Delivery};
 use super::status::{LeadStatus, StatusSource};
 use super::users::Actor;
-use crate::db::schema::{contact_identities, contacts as contacts_table, conversations, messages};
+use crate::db::schema::{contact_identities, contact_opt_outs, contacts as contacts_table, conversations, messages};
 use crate::db::{write_transaction, AnyConnection};
 use crate::error::AppError;
 
@@ -68,6 +68,12 @@ pub fn send(
             return Err(AppError::OptedOut(format!(
                 "{} does not want messages (opted out), so nothing was sent.",
                 contact.name
+            )));
+        }
+        if opted_out_inboxes(conn, contact_id)?.contains(&inbox_id) {
+            return Err(AppError::OptedOut(format!(
+                "{} does not want messages from {}, so nothing was sent.",
+                contact.name, inbox.name
             )));
         }
         let now = Utc::now().naive_utc();
@@ -135,6 +141,40 @@ pub fn send(
             message_id,
             conversation_created,
         })
+    })
+}
+
+/// The inboxes a contact does not want messages from (besides opting out of
+/// every channel, `contacts.opted_out_at`).
+pub fn opted_out_inboxes(conn: &mut AnyConnection, contact_id: i32) -> Result<Vec<i32>, AppError> {
+    Ok(contact_opt_outs::table
+        .filter(contact_opt_outs::contact_id.eq(contact_id))
+        .select(contact_opt_outs::inbox_id)
+        .load(conn)?)
+}
+
+/// Opts a contact out of one inbox, or back in. Anyone may: it is what the
+/// customer asked for.
+pub fn set_inbox_opt_out(conn: &mut AnyConnection, contact_id: i32, inbox_id: i32, out: bool) -> Result<(), AppError> {
+    write_transaction(conn, |conn| {
+        contacts::get(conn, contact_id)?;
+        inboxes::get(conn, inbox_id)?;
+        diesel::delete(
+            contact_opt_outs::table
+                .filter(contact_opt_outs::contact_id.eq(contact_id))
+                .filter(contact_opt_outs::inbox_id.eq(inbox_id)),
+        )
+        .execute(conn)?;
+        if out {
+            diesel::insert_into(contact_opt_outs::table)
+                .values((
+                    contact_opt_outs::contact_id.eq(contact_id),
+                    contact_opt_outs::inbox_id.eq(inbox_id),
+                    contact_opt_outs::created_at.eq(Utc::now().naive_utc()),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod attributes;
 pub mod contact_fields;
+pub mod contact_json;
 pub mod contacts;
 pub mod conversations;
 pub mod inboxes;
@@ -16,3 +17,4 @@ pub mod sessions;
 pub mod status;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;

@@ -565,6 +565,8 @@ struct ShowPage {
     label_choices: Vec<LabelChoice>,
     notes: Vec<NoteView>,
     conversations: Vec<super::conversations::ConversationView>,
+    /// Every inbox, with whether the contact opted out of it.
+    inbox_opt_outs: Vec<(crate::service::inboxes::Inbox, bool)>,
 }
 
 impl ShowPage {
@@ -588,12 +590,25 @@ pub async fn show(
     let id = path.into_inner();
     let tz = state.settings.time_zone;
     let can_assign = user.actor.role.can_assign();
-    let (details, team, all_labels, conversations) = state
+    let (details, team, all_labels, (conversations, inbox_opt_outs)) = state
         .db(move |c| {
             let details = contacts::details(c, id)?;
             let team = if can_assign { users::team(c)? } else { Vec::new() };
             let conversations = crate::service::conversations::listed_of_contact(c, id)?;
-            Ok((details, team, crate::service::labels::all(c)?, conversations))
+            let opted = crate::service::messaging::opted_out_inboxes(c, id)?;
+            let inbox_opt_outs = crate::service::inboxes::all(c)?
+                .into_iter()
+                .map(|i| {
+                    let out = opted.contains(&i.id);
+                    (i, out)
+                })
+                .collect::<Vec<_>>();
+            Ok((
+                details,
+                team,
+                crate::service::labels::all(c)?,
+                (conversations, inbox_opt_outs),
+            ))
         })
         .await?;
     let custom = details
@@ -656,6 +671,7 @@ pub async fn show(
             .iter()
             .map(|c| super::conversations::ConversationView::new(c, tz))
             .collect(),
+        inbox_opt_outs,
     };
     Ok(pages::render(&page))
 }

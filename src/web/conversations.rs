@@ -245,3 +245,41 @@ pub async fn send(
         Err(e) => Err(e),
     }
 }
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct OptOutInput {
+    inbox: String,
+    out: String,
+}
+
+/// `POST /contacts/{id}/opt-outs`: the contact does not want messages from
+/// one inbox (`out=1`), or wants them again (`out=0`).
+pub async fn opt_out(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+    session: Session,
+    path: web::Path<i32>,
+    form: CsrfForm<OptOutInput>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let inbox: i32 = form
+        .0
+        .inbox
+        .trim()
+        .parse()
+        .map_err(|_| AppError::field("inbox", "is not an inbox"))?;
+    let out = form.0.out.trim() == "1";
+    state
+        .db(move |c| messaging::set_inbox_opt_out(c, id, inbox, out))
+        .await?;
+    pages::flash(
+        &session,
+        if out {
+            "Opted out of that inbox"
+        } else {
+            "Messages from that inbox allowed again"
+        },
+    );
+    Ok(pages::see_other(&format!("/contacts/{id}#conversations")))
+}

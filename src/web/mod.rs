@@ -76,6 +76,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/notes/{id}/delete", web::post().to(notes::delete))
         .route("/contacts/{id}/messages/new", web::get().to(conversations::new_message))
         .route("/contacts/{id}/messages", web::post().to(conversations::send))
+        .route("/contacts/{id}/opt-outs", web::post().to(conversations::opt_out))
+        .route("/settings/webhooks", web::get().to(settings::webhooks))
+        .route("/settings/webhooks", web::post().to(settings::create_webhook))
+        .route(
+            "/settings/webhooks/{id}/delete",
+            web::post().to(settings::delete_webhook),
+        )
         .route("/conversations", web::get().to(conversations::list))
         .route("/conversations/{id}", web::get().to(conversations::show))
         .route("/conversations/{id}/messages", web::post().to(conversations::reply))

@@ -14,6 +14,7 @@ use crate::service::attributes::{self, Definition, DefinitionInput, Kind};
 use crate::service::inboxes::{self, Channel, Delivery, Inbox, InboxInput};
 use crate::service::labels::{self, Label};
 use crate::service::users::Role;
+use crate::service::webhooks::{self, Webhook};
 
 fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
     user.actor.require(user.actor.role == Role::Admin, "change settings")
@@ -479,4 +480,123 @@ pub async fn delete_inbox(
     state.db(move |c| inboxes::delete(c, &actor, id)).await?;
     pages::flash(&session, "Inbox deleted, with its conversations");
     Ok(pages::see_other("/settings/inboxes"))
+}
+
+#[derive(Template)]
+#[template(path = "settings/webhooks.html")]
+struct WebhooksPage {
+    layout: Layout,
+    webhooks: Vec<Webhook>,
+    events: [&'static str; 5],
+    /// The secret of the webhook just made, shown this once.
+    new_secret: Option<String>,
+    url: String,
+    errors: FormErrors,
+}
+
+async fn webhooks_page(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    status: StatusCode,
+    new_secret: Option<String>,
+    url: String,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let actor = user.actor.clone();
+    let all = state.db(move |c| webhooks::all(c, &actor)).await?;
+    Ok(pages::render_with(
+        status,
+        &WebhooksPage {
+            layout: Layout::new(user, session, "Event webhooks", "settings"),
+            webhooks: all,
+            events: webhooks::EVENTS,
+            new_secret,
+            url,
+            errors: FormErrors(errors),
+        },
+    ))
+}
+
+pub async fn webhooks(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    webhooks_page(
+        &state,
+        &user,
+        &session,
+        StatusCode::OK,
+        None,
+        String::new(),
+        FieldErrors::new(),
+    )
+    .await
+}
+
+/// Registers a webhook and answers 201 with its secret in the page (never
+/// stored in the session, shown once).
+pub async fn create_webhook(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    session: Session,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let url = form
+        .0
+        .iter()
+        .find(|(k, _)| k == "url")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let events: Vec<String> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "events")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let actor = user.actor.clone();
+    let u = url.clone();
+    match state.db(move |c| webhooks::create(c, &actor, &u, &events)).await {
+        Ok((_, secret)) => {
+            webhooks_page(
+                &state,
+                &user,
+                &session,
+                StatusCode::CREATED,
+                Some(secret),
+                String::new(),
+                FieldErrors::new(),
+            )
+            .await
+        }
+        Err(AppError::Validation { fields, .. }) => {
+            webhooks_page(
+                &state,
+                &user,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                url,
+                fields,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn delete_webhook(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    session: Session,
+    path: web::Path<i32>,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let actor = user.actor.clone();
+    state.db(move |c| webhooks::delete(c, &actor, id)).await?;
+    pages::flash(&session, "Webhook deleted");
+    Ok(pages::see_other("/settings/webhooks"))
 }

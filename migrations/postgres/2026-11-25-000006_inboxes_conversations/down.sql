@@ -1,3 +1,6 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE webhooks;
+DROP TABLE contact_opt_outs;
 DROP TABLE messages;
 DROP TABLE conversations;
 DROP TABLE contact_identities;

@@ -63,3 +63,35 @@ CREATE UNIQUE INDEX messages_external ON messages (inbox_id, external_id);
 CREATE INDEX messages_conversation ON messages (conversation_id, id);
 -- The delivery worker's queue: queued messages by when they are due.
 CREATE INDEX messages_due ON messages (next_attempt_at) WHERE delivery = 'queued';
+
+-- A contact that does not want messages from one inbox (contacts.opted_out_at
+-- covers every channel).
+CREATE TABLE contact_opt_outs (
+    contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    inbox_id INTEGER NOT NULL REFERENCES inboxes (id) ON DELETE CASCADE,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (contact_id, inbox_id)
+);
+
+-- Event webhooks: URLs that receive signed contact events. The secret is
+-- kept (it signs every delivery) and shown once, when the webhook is made.
+CREATE TABLE webhooks (
+    id INTEGER PRIMARY KEY NOT NULL,
+    url TEXT NOT NULL,
+    -- JSON array of event names.
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+
+-- The durable queue of event deliveries, retried like messages.
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY NOT NULL,
+    webhook_id INTEGER NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'failed')),
+    attempts INTEGER NOT NULL,
+    next_attempt_at TIMESTAMP,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'queued';

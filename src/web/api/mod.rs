@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod inboxes;
 pub mod notes;
 pub mod openapi;
+pub mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
@@ -213,6 +214,9 @@ api_routes! {
     get "/conversations/{id}/messages" => inboxes::messages,
     get "/messages/{id}" => inboxes::message,
     post "/contacts/{id}/messages" => inboxes::send,
+    get "/webhooks" => webhooks::list,
+    post "/webhooks" => webhooks::create,
+    delete "/webhooks/{id}" => webhooks::delete,
 }
 
 /// The `/api/v1` scope.

@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attributes, contacts, inboxes, notes};
+use super::{attributes, contacts, inboxes, notes, webhooks};
 use super::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
@@ -41,6 +41,9 @@ use super::{ErrorBody, ErrorDetail};
         inboxes::messages,
         inboxes::message,
         inboxes::send,
+        webhooks::list,
+        webhooks::create,
+        webhooks::delete,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, contacts::StatusJson, contacts::ContactJson, contacts::ContactPage,
@@ -49,7 +52,8 @@ use super::{ErrorBody, ErrorDetail};
         attributes::LabelJson, attributes::LabelWrite, attributes::LabelSet,
         notes::NoteJson, notes::NoteWrite,
         inboxes::InboxJson, inboxes::DeliveryJson, inboxes::InboxWrite, inboxes::IncomingWrite, inboxes::ReceivedJson,
-        inboxes::ConversationJson, inboxes::MessageJson, inboxes::MessagePage, inboxes::SendWrite, inboxes::SentJson
+        inboxes::ConversationJson, inboxes::MessageJson, inboxes::MessagePage, inboxes::SendWrite, inboxes::SentJson,
+        webhooks::WebhookJson, webhooks::WebhookWrite
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
