@@ -2,7 +2,10 @@
 //! setup → sign in → add a contact → find it by its phone → change its
 //! status → see the history entry. A second journey: an admin defines a
 //! list attribute and a label, an agent sets both on a contact and logs a
-//! call, and the list filtered on both shows just that contact.
+//! call, and the list filtered on both shows just that contact. A third:
+//! a WhatsApp message arrives through the API, an agent opens it from the
+//! menu's unread badge, replies, sees the reply delivered and the contact
+//! moved to Reach.
 //! Screenshots land in `test-artifacts/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; run it with
@@ -215,11 +218,11 @@ async fn setup_sign_in_add_find_and_move_a_contact() {
 
     // Sign out and back in.
     click(&c, "form[action='/logout'] button").await;
-    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    expect_path(&c, "/login").await;
     fill(&c, "#f-email", "ada@example.com").await;
     fill(&c, "#f-password", PASSWORD).await;
     click(&c, "form[action='/login'] button[type=submit]").await;
-    assert!(c.current_url().await.unwrap().path().ends_with("/contacts"));
+    expect_path(&c, "/contacts").await;
 
     // Add a contact.
     click(&c, "a[href='/contacts/new']").await;
@@ -391,4 +394,133 @@ async fn custom_attribute_label_and_call_narrow_the_list() {
     .unwrap();
 
     c.close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn an_agent_answers_an_incoming_whatsapp_message() {
+    let app = spawn_app().await;
+    app.add_user("ada@example.com", "Ada Admin", Role::Admin);
+    app.add_user("alex@example.com", "Alex Agent", Role::Agent);
+
+    // Set-up through the API: the admin connects a WhatsApp inbox…
+    let admin = app.token_for("ada@example.com");
+    let res = app
+        .api(reqwest::Method::POST, "/inboxes", &admin)
+        .json(&serde_json::json!({"name": "Sales WhatsApp", "channel": "whatsapp", "delivery": {"kind": "sandbox"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED, "the inbox is created");
+    let inbox: serde_json::Value = res.json().await.unwrap();
+    let inbox = inbox["id"].as_i64().expect("the new inbox's id");
+
+    // …and a customer writes to it (the bridge posts with any user's token).
+    let bridge = app.token_for("alex@example.com");
+    let res = app
+        .api(reqwest::Method::POST, &format!("/inboxes/{inbox}/messages"), &bridge)
+        .json(
+            &serde_json::json!({"source_id": "+60123456789", "name": "Aminah", "body": "Hi, do you deliver to Ipoh?"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED, "the message is taken in");
+    let incoming: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(incoming["contact_created"], true, "Aminah is a new contact: {incoming}");
+    let contact = incoming["contact_id"].as_i64().expect("contact_id");
+    let conversation = incoming["conversation_id"].as_i64().expect("conversation_id");
+    let window = format!("/conversations/{conversation}");
+
+    let driver = start_driver();
+    let c = browser(&driver).await;
+
+    // The agent signs in; the menu shows one unread message.
+    sign_in(&c, &app, "alex@example.com").await;
+    assert_eq!(
+        text_of(&c, "#unread-total").await,
+        "1",
+        "the menu counts one unread message"
+    );
+
+    // The conversation list shows Aminah's conversation; the agent opens it.
+    click(&c, "a.menu-item[href='/conversations']").await;
+    expect_path(&c, "/conversations").await;
+    let list = text_of(&c, "ul.conversation-list").await;
+    assert!(
+        list.contains("Aminah") && list.contains("Sales WhatsApp"),
+        "Aminah's conversation is listed: {list}"
+    );
+    click(&c, &format!("ul.conversation-list a[href='{window}']")).await;
+    expect_path(&c, &window).await;
+
+    // The window shows her message, and opening it cleared the unread badge.
+    assert_eq!(
+        texts_of_when_loaded(&c, "li.message.in .bubble").await,
+        ["Hi, do you deliver to Ipoh?"],
+        "the incoming message is shown"
+    );
+    let badge = match c.find(Locator::Css("#unread-total")).await {
+        Ok(e) => Some(e.text().await.unwrap_or_default()),
+        Err(_) => None,
+    };
+    assert_eq!(
+        badge, None,
+        "the menu's unread badge is gone once the conversation is opened"
+    );
+
+    // The agent replies.
+    fill(&c, "#f-reply", "Yes, we deliver to Ipoh!").await;
+    click(&c, "form.reply button[type=submit]").await;
+    expect_flash(&c, "Message queued for delivery").await;
+    expect_path(&c, &window).await;
+    assert_eq!(
+        texts_of(&c, "li.message.out .bubble").await,
+        ["Yes, we deliver to Ipoh!"],
+        "the reply is in the window"
+    );
+    assert!(
+        c.find(Locator::Css("#unread-total")).await.is_err(),
+        "still no unread badge after replying"
+    );
+
+    // The sandbox delivers in the background: reload until the reply shows `sent`.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let state = match c.find(Locator::Css("li.message.out .delivery")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if state == "sent" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reply's delivery state is {state:?}, expected \"sent\" within 15 s"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        c.goto(&app.url(&window)).await.unwrap();
+    }
+    std::fs::write(
+        artifacts().join("conversation-window.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // From the contact panel to the contact: a delivered message moved New to Reach.
+    click(&c, "aside.contact-panel a.contact-link").await;
+    expect_path(&c, &format!("/contacts/{contact}")).await;
+    let heading = text_of(&c, "h1").await;
+    assert!(
+        heading.contains("Aminah") && heading.contains("Reach"),
+        "the contact's heading shows the Reach status: {heading}"
+    );
+
+    c.close().await.unwrap();
+}
+
+/// Like `texts_of`, but waits (up to 10 s) until `css` matches something:
+/// right after a click the new page may still be loading.
+async fn texts_of_when_loaded(c: &Client, css: &str) -> Vec<String> {
+    on_element(c, css, |e| async move { e.text().await }).await;
+    texts_of(c, css).await
 }

@@ -95,12 +95,19 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let tz = state.settings.time_zone;
-    let (listed, messages, contact) = state
+    let (listed, messages, contact, unread) = state
         .db(move |c| {
             let listed = conversations::read(c, id)?;
             let messages = conversations::latest_messages(c, id, WINDOW_MESSAGES)?;
             let contact = contacts::get(c, listed.contact_id)?;
-            Ok((listed, messages, contact))
+            // Counted again after `read`: the menu must not show as unread
+            // the conversation this very page opens.
+            let unread = if listed.unread > 0 {
+                Some(conversations::unread_total(c)?)
+            } else {
+                None
+            };
+            Ok((listed, messages, contact, unread))
         })
         .await?;
     let messages = messages
@@ -113,13 +120,17 @@ pub async fn show(
             when_exact: local_time(m.created_at, tz),
         })
         .collect();
+    let mut layout = Layout::new(
+        &user,
+        &session,
+        format!("{} · {}", contact.name, listed.inbox_name),
+        "conversations",
+    );
+    if let Some(unread) = unread {
+        layout.unread = unread;
+    }
     let page = WindowPage {
-        layout: Layout::new(
-            &user,
-            &session,
-            format!("{} · {}", contact.name, listed.inbox_name),
-            "conversations",
-        ),
+        layout,
         c: ConversationView::new(&listed, tz),
         messages,
         phone: contact.phone.clone().unwrap_or_default(),
