@@ -143,6 +143,9 @@ pub fn migrate(conn: &mut AnyConnection) -> Result<usize, String> {
     applied.map_err(|e| format!("database migration failed: {e}"))
 }
 
+/// Serialises this process's SQLite write transactions (see `write_transaction`).
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `work` in a transaction that writes. On SQLite it starts with
 /// `BEGIN IMMEDIATE`: a plain `BEGIN` that reads first fails at once with
 /// SQLITE_BUSY when another connection wrote meanwhile, whereas an immediate
@@ -166,6 +169,12 @@ where
         // Already inside a transaction: an ordinary savepoint.
         return conn.transaction(work);
     }
+    // One writer at a time within this process: waiting on a mutex wakes
+    // the next writer the moment the last one commits, where SQLite's busy
+    // handler sleeps in growing steps (up to 100 ms) and, with many
+    // concurrent writers, spent most of its time asleep. Other processes on
+    // the same file still wait through `busy_timeout`.
+    let _writer = SQLITE_WRITER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = work(conn);
     let AnyConnection::Sqlite(sqlite) = conn else {

@@ -276,20 +276,24 @@ fn sender(conn: &mut AnyConnection, inbox: &Inbox, m: &Incoming) -> Result<Optio
         Channel::Email => emails.push(&m.source_id),
         _ => {}
     }
-    let by_key: Option<i32> = if phones.is_empty() && emails.is_empty() {
-        None
-    } else {
-        contacts::table
-            .filter(
-                contacts::phone
-                    .eq_any(phones.iter().map(|p| p.to_string()).collect::<Vec<_>>())
-                    .or(contacts::email.eq_any(emails.iter().map(|e| e.to_string()).collect::<Vec<_>>())),
-            )
+    // One indexed lookup per key: `phone IN … OR email IN …` would scan.
+    let mut by_key: Option<i32> = None;
+    if !phones.is_empty() {
+        by_key = contacts::table
+            .filter(contacts::phone.eq_any(phones.iter().map(|p| p.to_string()).collect::<Vec<_>>()))
             .order(contacts::id.asc())
             .select(contacts::id)
             .first(conn)
-            .optional()?
-    };
+            .optional()?;
+    }
+    if by_key.is_none() && !emails.is_empty() {
+        by_key = contacts::table
+            .filter(contacts::email.eq_any(emails.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
+            .order(contacts::id.asc())
+            .select(contacts::id)
+            .first(conn)
+            .optional()?;
+    }
     if let Some(contact_id) = by_key {
         add_identity(conn, contact_id, inbox.id, &m.source_id)?;
     }
