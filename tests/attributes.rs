@@ -37,22 +37,6 @@ async fn team() -> Team {
     }
 }
 
-async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = app.api(method, path, token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.expect("request");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    let value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
-    };
-    (status, value)
-}
-
 /// Defines a custom attribute through the API as the admin.
 async fn define(t: &Team, body: Value) -> Value {
     let (status, json) = send(&t.app, Method::POST, "/custom_attributes", &t.admin, Some(body.clone())).await;

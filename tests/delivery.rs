@@ -93,24 +93,6 @@ impl Bridge {
 /// Fast retries, so a failing bridge is given up on within the test.
 const FAST: &[(&str, &str)] = &[("DELIVERY_RETRY_MS", "50"), ("DELIVERY_ATTEMPTS", "3")];
 
-async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = app.api(method, path, token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.expect("request");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    (
-        status,
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        },
-    )
-}
-
 async fn inbox(app: &TestApp, token: &str, channel: &str, url: &str) -> i64 {
     let (status, json) = send(
         app,
