@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::db::Pool;
 use crate::error::AppError;
 use crate::service::inboxes::Delivery;
-use crate::service::messaging::{self, Job};
+use crate::service::messaging::{self, Job, RetryPolicy};
 use crate::service::webhooks::{self, EventJob};
 
 /// How long a claimed message stays reserved for its deliverer.
@@ -100,18 +100,35 @@ async fn notify(client: &reqwest::Client, pool: &Pool, settings: &Settings, job:
             false
         }
     };
+    let retry = retry_policy(settings);
+    record(pool, "event delivery", move |conn| {
+        webhooks::record(conn, &job, ok, retry)
+    })
+    .await;
+}
+
+fn retry_policy(settings: &Settings) -> RetryPolicy {
+    RetryPolicy {
+        first: chrono::Duration::milliseconds(settings.delivery_retry_ms as i64),
+        attempts: settings.delivery_attempts,
+    }
+}
+
+/// Records a delivery's outcome off the async threads. When that fails the
+/// lease runs out and the delivery is tried again.
+async fn record(
+    pool: &Pool,
+    what: &'static str,
+    write: impl FnOnce(&mut crate::db::AnyConnection) -> Result<(), AppError> + Send + 'static,
+) {
     let pool = pool.clone();
-    let (retry, attempts) = (
-        chrono::Duration::milliseconds(settings.delivery_retry_ms as i64),
-        settings.delivery_attempts,
-    );
     let recorded = web::block(move || {
         let mut conn = pool.get()?;
-        webhooks::record(&mut conn, &job, ok, retry, attempts)
+        write(&mut conn)
     })
     .await;
     if let Err(e) = recorded.map_err(AppError::from).and_then(|r| r) {
-        tracing::error!(error = %e, "event delivery outcome not recorded");
+        tracing::error!(error = %e, "{what} outcome not recorded");
     }
 }
 
@@ -134,25 +151,13 @@ async fn deliver(client: &reqwest::Client, pool: &Pool, settings: &Settings, job
             }
         }
     };
-    let pool = pool.clone();
-    let (retry, attempts) = (
-        chrono::Duration::milliseconds(settings.delivery_retry_ms as i64),
-        settings.delivery_attempts,
-    );
-    let message_id = job.message_id;
     if let Err(reason) = &outcome {
-        tracing::warn!(message_id, %reason, "delivery failed");
+        tracing::warn!(message_id = job.message_id, %reason, "delivery failed");
     }
-    let recorded = web::block(move || {
-        let mut conn = pool.get()?;
-        match outcome {
-            Ok(()) => messaging::delivered(&mut conn, &job),
-            Err(_) => messaging::attempt_failed(&mut conn, &job, retry, attempts),
-        }
+    let retry = retry_policy(settings);
+    record(pool, "message delivery", move |conn| match outcome {
+        Ok(()) => messaging::delivered(conn, &job),
+        Err(_) => messaging::attempt_failed(conn, &job, retry),
     })
     .await;
-    if let Err(e) = recorded.map_err(AppError::from).and_then(|r| r) {
-        // The lease runs out and the message is tried again.
-        tracing::error!(message_id, error = %e, "delivery outcome not recorded");
-    }
 }

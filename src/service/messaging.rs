@@ -307,27 +307,33 @@ pub fn delivered(conn: &mut AnyConnection, job: &Job) -> Result<(), AppError> {
     })
 }
 
-/// Records a failed attempt: retried after `retry × 2^(attempts − 1)`, or
-/// marked failed after `max_attempts`.
-pub fn attempt_failed(conn: &mut AnyConnection, job: &Job, retry: Duration, max_attempts: i32) -> Result<(), AppError> {
-    let attempts = job.attempts + 1;
-    let update = diesel::update(messages::table.find(job.message_id));
-    if attempts >= max_attempts {
-        update
-            .set((
-                messages::delivery.eq("failed"),
-                messages::attempts.eq(attempts),
-                messages::next_attempt_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
-    } else {
-        let wait = retry * 2i32.saturating_pow((attempts - 1).clamp(0, 20) as u32);
-        update
-            .set((
-                messages::attempts.eq(attempts),
-                messages::next_attempt_at.eq(Utc::now().naive_utc() + wait),
-            ))
-            .execute(conn)?;
+/// When failed deliveries (messages and events alike) are tried again.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// The wait before the first retry; it doubles with each attempt.
+    pub first: Duration,
+    /// Attempts in all before giving up.
+    pub attempts: i32,
+}
+
+impl RetryPolicy {
+    /// After `made` failed attempts: when to try again, or `None` to give up.
+    pub fn next_attempt(&self, made: i32) -> Option<NaiveDateTime> {
+        (made < self.attempts)
+            .then(|| Utc::now().naive_utc() + self.first * 2i32.saturating_pow((made - 1).clamp(0, 20) as u32))
     }
+}
+
+/// Records a failed attempt: retried after back-off, or marked failed.
+pub fn attempt_failed(conn: &mut AnyConnection, job: &Job, retry: RetryPolicy) -> Result<(), AppError> {
+    let attempts = job.attempts + 1;
+    let next = retry.next_attempt(attempts);
+    diesel::update(messages::table.find(job.message_id))
+        .set((
+            messages::delivery.eq(if next.is_some() { "queued" } else { "failed" }),
+            messages::attempts.eq(attempts),
+            messages::next_attempt_at.eq(next),
+        ))
+        .execute(conn)?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use sha2::Sha256;
 
 use super::contact_json::contact_json;
 use super::contacts::Contact;
+use super::messaging::RetryPolicy;
 use super::users::{Actor, Role};
 use crate::db::schema::{webhook_deliveries as deliveries, webhooks};
 use crate::db::{write_transaction, AnyConnection};
@@ -223,21 +224,12 @@ pub fn claim_due(conn: &mut AnyConnection, limit: i64, lease: Duration) -> Resul
 }
 
 /// Records an event delivery's outcome: sent, retried after back-off, or failed.
-pub fn record(
-    conn: &mut AnyConnection,
-    job: &EventJob,
-    ok: bool,
-    retry: Duration,
-    max_attempts: i32,
-) -> Result<(), AppError> {
+pub fn record(conn: &mut AnyConnection, job: &EventJob, ok: bool, retry: RetryPolicy) -> Result<(), AppError> {
     let attempts = job.attempts + 1;
-    let (state, next) = if ok {
-        ("sent", None)
-    } else if attempts >= max_attempts {
-        ("failed", None)
-    } else {
-        let wait = retry * 2i32.saturating_pow((attempts - 1).clamp(0, 20) as u32);
-        ("queued", Some(Utc::now().naive_utc() + wait))
+    let (state, next) = match (ok, retry.next_attempt(attempts)) {
+        (true, _) => ("sent", None),
+        (false, None) => ("failed", None),
+        (false, Some(at)) => ("queued", Some(at)),
     };
     write_transaction(conn, |conn| {
         diesel::update(deliveries::table.find(job.id))
