@@ -214,12 +214,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    merges (id) {
+        id -> Integer,
+        kept_id -> Integer,
+        merged_id -> Integer,
+        kept_name -> Text,
+        merged_name -> Text,
+        user_id -> Nullable<Integer>,
+        record -> Text,
+        created_at -> Timestamp,
+        undone_at -> Nullable<Timestamp>,
+        undone_by -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    contact_match_keys (contact_id, key_hash) {
+        contact_id -> Integer,
+        key_hash -> BigInt,
+    }
+}
+
+diesel::table! {
+    duplicate_pairs (contact_id, other_id) {
+        contact_id -> Integer,
+        other_id -> Integer,
+        score -> Integer,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    seed_duplicates (contact_id) {
+        contact_id -> Integer,
+        original_id -> Integer,
+        kind -> Text,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(contact_attribute_values -> contacts (contact_id));
 diesel::joinable!(contact_attribute_values -> custom_attributes (attribute_id));
 diesel::joinable!(contact_labels -> contacts (contact_id));
 diesel::joinable!(contact_labels -> labels (label_id));
 diesel::joinable!(notes -> contacts (contact_id));
+diesel::joinable!(contact_match_keys -> contacts (contact_id));
+diesel::joinable!(merges -> users (user_id));
 diesel::joinable!(contact_identities -> contacts (contact_id));
 diesel::joinable!(contact_identities -> inboxes (inbox_id));
 diesel::joinable!(conversations -> contacts (contact_id));
@@ -237,15 +278,19 @@ diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
     contact_attribute_values,
     contact_identities,
+    contact_match_keys,
     contact_labels,
     contact_opt_outs,
     contacts,
     conversations,
     custom_attributes,
     inboxes,
+    duplicate_pairs,
     labels,
+    merges,
     messages,
     notes,
+    seed_duplicates,
     sessions,
     status_counts,
     status_history,
