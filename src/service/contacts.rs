@@ -391,7 +391,7 @@ fn check_unique(conn: &mut AnyConnection, draft: &ContactDraft, except: Option<i
 }
 
 /// The standard attributes that differ, by JSON name, with their old values.
-fn changed_fields(before: &Contact, after: &Contact) -> serde_json::Map<String, serde_json::Value> {
+pub(crate) fn changed_fields(before: &Contact, after: &Contact) -> serde_json::Map<String, serde_json::Value> {
     let mut previous = serde_json::Map::new();
     let mut compare = |name: &str, old: serde_json::Value, new: serde_json::Value| {
         if old != new {

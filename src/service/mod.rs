@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod inboxes;
 pub mod labels;
 pub mod listing;
+pub mod merge;
 pub mod messaging;
 pub mod notes;
 pub mod secret;

@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod contacts;
 pub mod conversations;
+pub mod merges;
 pub mod notes;
 pub mod pages;
 pub mod profile;
@@ -69,6 +70,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/contacts/{id}/owner", web::post().to(contacts::assign))
         .route("/contacts/{id}/delete", web::get().to(contacts::delete_form))
         .route("/contacts/{id}/delete", web::post().to(contacts::delete))
+        .route("/contacts/{id}/merge", web::get().to(merges::dialog))
+        .route("/contacts/{id}/merge", web::post().to(merges::merge))
+        .route("/merges", web::get().to(merges::log))
+        .route("/merges/{id}/undo", web::post().to(merges::undo))
         .route("/contacts/{id}/labels", web::post().to(notes::set_labels))
         .route("/contacts/{id}/notes", web::post().to(notes::add))
         .route("/notes/{id}", web::post().to(notes::update))

@@ -6,6 +6,7 @@ pub mod attributes;
 pub mod body;
 pub mod contacts;
 pub mod inboxes;
+pub mod merges;
 pub mod notes;
 pub mod openapi;
 pub mod webhooks;
@@ -194,6 +195,8 @@ api_routes! {
     delete "/contacts/{id}" => contacts::delete,
     post "/contacts/{id}/status" => contacts::set_status,
     get "/contacts/{id}/status_history" => contacts::status_history,
+    post "/contacts/{id}/merge" => merges::merge,
+    post "/merges/{id}/undo" => merges::undo,
     post "/contacts/{id}/labels" => attributes::set_contact_labels,
     get "/contacts/{id}/notes" => notes::list,
     post "/contacts/{id}/notes" => notes::create,

@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attributes, contacts, inboxes, notes, webhooks};
+use super::{attributes, contacts, inboxes, merges, notes, webhooks};
 use super::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
@@ -21,6 +21,8 @@ use super::{ErrorBody, ErrorDetail};
         contacts::delete,
         contacts::set_status,
         contacts::status_history,
+        merges::merge,
+        merges::undo,
         attributes::set_contact_labels,
         notes::list,
         notes::create,
@@ -51,6 +53,7 @@ use super::{ErrorBody, ErrorDetail};
         attributes::AttributeJson, attributes::AttributeChanged, attributes::AttributeWrite,
         attributes::LabelJson, attributes::LabelWrite, attributes::LabelSet,
         notes::NoteJson, notes::NoteWrite,
+        merges::MergeWrite, merges::MergedJson, merges::UndoneJson,
         inboxes::InboxJson, inboxes::DeliveryJson, inboxes::InboxWrite, inboxes::IncomingWrite, inboxes::ReceivedJson,
         inboxes::ConversationJson, inboxes::MessageJson, inboxes::MessagePage, inboxes::SendWrite, inboxes::SentJson,
         webhooks::WebhookJson, webhooks::WebhookWrite
