@@ -524,3 +524,93 @@ async fn texts_of_when_loaded(c: &Client, css: &str) -> Vec<String> {
     on_element(c, css, |e| async move { e.text().await }).await;
     texts_of(c, css).await
 }
+
+#[actix_web::test]
+async fn a_lead_merges_a_duplicate_and_undoes_it_from_the_merge_log() {
+    let app = spawn_app().await;
+    app.add_user("ada@example.com", "Ada Admin", Role::Admin);
+    app.add_user("lee@example.com", "Lee Lead", Role::Lead);
+    let admin = app.token_for("ada@example.com");
+    let post = |path: &str, body: serde_json::Value| app.api(reqwest::Method::POST, path, &admin).json(&body).send();
+    // A: typed in by an agent. B: the same customer, arrived on WhatsApp.
+    let a: serde_json::Value = post(
+        "/contacts",
+        serde_json::json!({"name": "Farah Aziz", "email": "farah@example.com"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let a = a["id"].as_i64().unwrap();
+    let inbox: serde_json::Value = post(
+        "/inboxes",
+        serde_json::json!({"name": "Sales WhatsApp", "channel": "whatsapp", "delivery": {"kind": "sandbox"}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let incoming: serde_json::Value = post(
+        &format!("/inboxes/{}/messages", inbox["id"]),
+        serde_json::json!({"source_id": "+60123987654", "name": "farah.aziz", "body": "Is the promo still on?"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let b = incoming["contact_id"].as_i64().expect("B's id");
+
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    sign_in(&c, &app, "lee@example.com").await;
+
+    // Open A, Merge, find B.
+    c.goto(&app.url(&format!("/contacts/{a}"))).await.unwrap();
+    click(&c, &format!("a[href='/contacts/{a}/merge']")).await;
+    fill(&c, "#merge-q", "farah").await;
+    click(&c, "form[role=search] button[type=submit]").await;
+    click(&c, &format!("ul.merge-found a[href$='other={b}']")).await;
+
+    // The preview: A's email stays, B's phone fills A's blank, one conversation moves.
+    let email = text_of(&c, "tr[data-field=email] td.result").await;
+    assert_eq!(email, "farah@example.com");
+    let phone = text_of(&c, "tr[data-field=phone] td.result").await;
+    assert_eq!(phone, "+60123987654");
+    let moving = text_of(&c, ".merge-moving").await;
+    assert!(moving.contains("1 conversation(s) with 1 message(s)"), "{moving}");
+    std::fs::write(artifacts().join("merge-preview.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // Confirm: A is the merged contact.
+    click(
+        &c,
+        &format!("form[method=post][action='/contacts/{a}/merge'] button.primary"),
+    )
+    .await;
+    expect_flash(
+        &c,
+        &format!("Merged contact #{b} into Farah Aziz. Undo it from the merge log (merge #1)."),
+    )
+    .await;
+    expect_path(&c, &format!("/contacts/{a}")).await;
+    let details = text_of(&c, "dl.attributes").await;
+    assert!(details.contains("+60123987654"), "A took B's phone: {details}");
+    c.goto(&app.url(&format!("/contacts/{b}"))).await.unwrap();
+    assert!(text_of(&c, "main").await.contains("not found"), "B is gone");
+
+    // Undo from the merge log.
+    c.goto(&app.url("/merges")).await.unwrap();
+    click(&c, "form[action='/merges/1/undo'] button").await;
+    expect_flash(
+        &c,
+        &format!("Merge #1 undone: farah.aziz (#{b}) is back, and Farah Aziz has its own values again."),
+    )
+    .await;
+    assert!(text_of(&c, "tr[data-merge='1']").await.contains("Undone"));
+    c.goto(&app.url(&format!("/contacts/{b}"))).await.unwrap();
+    assert!(text_of(&c, "h1").await.contains("farah.aziz"), "B is back");
+
+    c.close().await.unwrap();
+}
