@@ -625,6 +625,17 @@ async fn the_merge_dialog_searches_previews_merges_and_the_log_undoes() {
     )
     .await;
     let lead = t.app.login_as("lead@example.com").await;
+    // Editing A with B's phone is refused, pointing at the merge.
+    let res = lead
+        .submit(
+            &format!("/contacts/{a}/edit"),
+            &format!("/contacts/{a}"),
+            &[("name", "Nurul Huda"), ("phone", "012-987 6543"), ("status", "2")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("/contacts/{a}/merge?other={b}")), "{html}");
     let (status, html) = lead.page(&format!("/contacts/{a}/merge?q=Nurul")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&format!("/contacts/{a}/merge?other={b}")), "B is found");

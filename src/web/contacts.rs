@@ -357,6 +357,8 @@ struct FormPage {
     errors: pages::FormErrors,
     /// The field and contact that already hold a submitted email or phone.
     duplicate: Option<(String, i32)>,
+    /// Where a lead or admin editing a contact can merge the holder into it.
+    merge_href: Option<String>,
     team: Vec<UserSummary>,
     can_assign: bool,
     editing: bool,
@@ -410,6 +412,7 @@ pub async fn new_form(
         values,
         errors: pages::FormErrors::default(),
         duplicate: None,
+        merge_href: None,
         team,
         can_assign: true,
         editing: false,
@@ -456,6 +459,12 @@ async fn form_with_errors(
         cancel,
         values,
         errors: pages::FormErrors(errors),
+        merge_href: match (editing, &duplicate) {
+            (Some(id), Some((_, holder))) if user.actor.role.can_delete() => {
+                Some(format!("/contacts/{id}/merge?other={holder}"))
+            }
+            _ => None,
+        },
         duplicate,
         team,
         can_assign: editing.is_none() || user.actor.role.can_assign(),
@@ -701,6 +710,7 @@ pub async fn edit_form(
         values,
         errors: pages::FormErrors::default(),
         duplicate: None,
+        merge_href: None,
         team,
         can_assign: user.actor.role.can_assign(),
         editing: true,
