@@ -5,6 +5,7 @@ pub mod attributes;
 pub mod contact_fields;
 pub mod contact_json;
 pub mod contacts;
+pub mod duplicates;
 pub mod conversations;
 pub mod inboxes;
 pub mod labels;
