@@ -60,7 +60,11 @@ pub fn mailbox(email: &str) -> Option<String> {
     if local.is_empty() || domain.is_empty() {
         return None;
     }
-    let domain = if domain == "googlemail.com" { "gmail.com" } else { domain };
+    let domain = if domain == "googlemail.com" {
+        "gmail.com"
+    } else {
+        domain
+    };
     let local = if domain == "gmail.com" {
         local.replace('.', "")
     } else {
@@ -108,7 +112,10 @@ pub fn company_key(company: &str) -> Option<String> {
 /// A city without case or punctuation.
 pub fn city_key(city: &str) -> Option<String> {
     let lower = city.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
     (!words.is_empty()).then(|| words.join(" "))
 }
 
@@ -237,7 +244,13 @@ impl<'a> Profile<'a> {
         if let Some(m) = &self.mailbox {
             keys.push(key_hash(&["mailbox", m]));
         }
-        for phone in self.fields.phone.iter().copied().chain(self.name_phones.iter().map(String::as_str)) {
+        for phone in self
+            .fields
+            .phone
+            .iter()
+            .copied()
+            .chain(self.name_phones.iter().map(String::as_str))
+        {
             keys.push(key_hash(&["phone", phone]));
         }
         if !self.compact.is_empty() {
@@ -302,9 +315,10 @@ fn setting(company: Agreement, city: Agreement) -> &'static str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NameDistance {
     /// One word differs by a single letter (added, dropped, changed or two
-    /// swapped), and both spellings have at least three letters: `Rahman`
-    /// and `Rahmam`. Two-letter words are left out: `Ng` and `Ong` are two
-    /// surnames, not a typo.
+    /// swapped) after its first, and both spellings have at least three
+    /// letters: `Rahman` and `Rahmam`. People rarely mistype the first
+    /// letter of a name, and a short word's one letter changes a lot of it:
+    /// `Ng` and `Ong`, `Wong` and `Ong` are different surnames, not typos.
     OneLetter,
     /// At most two edits over names of at least eight letters.
     Close,
@@ -315,7 +329,8 @@ fn name_distance(a: &Profile, b: &Profile) -> NameDistance {
     if a.tokens.len() == b.tokens.len() {
         let differing: Vec<(&String, &String)> = a.tokens.iter().zip(&b.tokens).filter(|(x, y)| x != y).collect();
         if let [(x, y)] = differing.as_slice() {
-            if x.chars().count().min(y.chars().count()) >= 3 && strsim::osa_distance(x, y) == 1 {
+            let same_start = x.chars().next() == y.chars().next();
+            if same_start && x.chars().count().min(y.chars().count()) >= 3 && strsim::osa_distance(x, y) == 1 {
                 return NameDistance::OneLetter;
             }
         }
@@ -345,7 +360,10 @@ fn score(a: &Profile, b: &Profile) -> Option<(i32, String)> {
             if y.name_phones.iter().any(|p| p == phone) {
                 return Some((
                     950,
-                    format!("The phone number of {} ({phone}) is written in the name “{}”", x.fields.name, y.fields.name),
+                    format!(
+                        "The phone number of {} ({phone}) is written in the name “{}”",
+                        x.fields.name, y.fields.name
+                    ),
                 ));
             }
         }
@@ -370,7 +388,10 @@ fn score(a: &Profile, b: &Profile) -> Option<(i32, String)> {
             _ => 800,
         };
         let how = setting(company, city);
-        return Some((points, format!("Same name written differently (“{na}” and “{nb}”), {how}")));
+        return Some((
+            points,
+            format!("Same name written differently (“{na}” and “{nb}”), {how}"),
+        ));
     }
     if same_name {
         // The same name alone is common (hundreds of "Siti binti Rahman");
@@ -388,7 +409,9 @@ fn score(a: &Profile, b: &Profile) -> Option<(i32, String)> {
         (NameDistance::OneLetter, _, _) => (600, "Names one letter apart"),
         (NameDistance::Close, Same, Same) => (760, "Similar names"),
         (NameDistance::Close, Same, _) => (700, "Similar names"),
-        (NameDistance::Close, _, _) => (560, "Similar names"),
+        // Two edits apart in the same city alone is everyday: Tan Mei Ling
+        // and Teh Mei Ling are two people.
+        (NameDistance::Close, _, _) => return None,
     };
     let how = setting(company, city);
     Some((points, format!("{what} (“{na}” and “{nb}”), {how}")))
@@ -447,7 +470,14 @@ fn insert_pairs(conn: &mut AnyConnection, rows: &[PairRow]) -> Result<(), AppErr
 }
 
 /// The columns the finder reads: id, name, email, phone, company, city.
-type ContactRow = (i32, String, Option<String>, Option<String>, Option<String>, Option<String>);
+type ContactRow = (
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 fn fields_of(row: &ContactRow) -> Fields<'_> {
     Fields {
@@ -552,7 +582,11 @@ pub fn refresh(conn: &mut AnyConnection, contact_id: i32) -> Result<(), AppError
     let mut pairs = Vec::new();
     for other in candidates(conn, &keys, Some(contact_id))? {
         let them = Profile::new(fields_of(&other));
-        let (lo, hi) = if other.0 < contact_id { (&them, &me) } else { (&me, &them) };
+        let (lo, hi) = if other.0 < contact_id {
+            (&them, &me)
+        } else {
+            (&me, &them)
+        };
         if let Some((score, reason)) = score(lo, hi) {
             pairs.push(PairRow {
                 contact_id: other.0.min(contact_id),
@@ -583,7 +617,10 @@ pub fn look_alikes(
         }
     }
     found.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
-    Ok(found.into_iter().map(|(_, id, name, reason)| (id, name, reason)).collect())
+    Ok(found
+        .into_iter()
+        .map(|(_, id, name, reason)| (id, name, reason))
+        .collect())
 }
 
 // ------------------------------------------------------------ rebuild
@@ -616,7 +653,10 @@ struct Span {
     len: u32,
 }
 
-const NONE: Span = Span { start: 0, len: u32::MAX };
+const NONE: Span = Span {
+    start: 0,
+    len: u32::MAX,
+};
 
 struct Entry {
     id: i32,
@@ -796,7 +836,9 @@ struct CacheSize {
 /// second one by hash, so each insert lands on a random page); returns the
 /// size to restore afterwards.
 fn roomy_cache(conn: &mut AnyConnection) -> Result<Option<i64>, AppError> {
-    let AnyConnection::Sqlite(_) = conn else { return Ok(None) };
+    let AnyConnection::Sqlite(_) = conn else {
+        return Ok(None);
+    };
     let before: CacheSize = diesel::sql_query("PRAGMA cache_size").get_result(conn)?;
     conn.batch_execute("PRAGMA cache_size = -262144")?;
     Ok(Some(before.cache_size))
@@ -808,7 +850,11 @@ fn roomy_cache(conn: &mut AnyConnection) -> Result<Option<i64>, AppError> {
 pub fn rebuild_in_background_if_missing(pool: &crate::db::Pool) {
     let pool = pool.clone();
     let needed = pool.get().map_err(AppError::from).and_then(|mut conn| {
-        let any_contact = contacts::table.select(contacts::id).first::<i32>(&mut conn).optional()?.is_some();
+        let any_contact = contacts::table
+            .select(contacts::id)
+            .first::<i32>(&mut conn)
+            .optional()?
+            .is_some();
         let any_key = contact_match_keys::table
             .select(contact_match_keys::contact_id)
             .first::<i32>(&mut conn)
@@ -825,7 +871,10 @@ pub fn rebuild_in_background_if_missing(pool: &crate::db::Pool) {
             let spawned = std::thread::Builder::new()
                 .name("duplicates-rebuild".into())
                 .spawn(move || {
-                    let result = pool.get().map_err(AppError::from).and_then(|mut conn| rebuild(&mut conn, |_| {}));
+                    let result = pool
+                        .get()
+                        .map_err(AppError::from)
+                        .and_then(|mut conn| rebuild(&mut conn, |_| {}));
                     match result {
                         Ok(stats) => tracing::info!(
                             contacts = stats.contacts,
@@ -1003,7 +1052,13 @@ mod tests {
     #[test]
     fn handles_case_and_spacing_give_one_name() {
         let want = "sitiaminah";
-        for name in ["siti.aminah", "@Siti_Aminah", "SITI  AMINAH", "Siti Aminah", "Siti binti Aminah"] {
+        for name in [
+            "siti.aminah",
+            "@Siti_Aminah",
+            "SITI  AMINAH",
+            "Siti Aminah",
+            "Siti binti Aminah",
+        ] {
             assert_eq!(compact_name(name), want, "{name}");
         }
         assert_eq!(name_tokens("Rajesh a/l Muthu"), ["rajesh", "muthu"]);
@@ -1017,8 +1072,14 @@ mod tests {
     fn phones_are_found_in_names() {
         assert_eq!(phones_in_text("012-345 6789"), ["+60123456789"]);
         assert_eq!(phones_in_text("Ali (+60 12-345 6789) office"), ["+60123456789"]);
-        assert_eq!(phones_in_text("Ali 012.345.6789 / 019 876 5432"), ["+60123456789", "+60198765432"]);
-        assert!(phones_in_text("Order 1234567 shipped").is_empty(), "seven digits are not a phone");
+        assert_eq!(
+            phones_in_text("Ali 012.345.6789 / 019 876 5432"),
+            ["+60123456789", "+60198765432"]
+        );
+        assert!(
+            phones_in_text("Order 1234567 shipped").is_empty(),
+            "seven digits are not a phone"
+        );
         assert!(phones_in_text("Siti binti Rahman").is_empty());
     }
 
@@ -1070,17 +1131,42 @@ mod tests {
 
     #[test]
     fn strangers_are_not_paired() {
-        assert_eq!(score(&profile("Siti binti Rahman"), &profile("Siti binti Osman")).map(|s| s.0), None);
+        assert_eq!(
+            score(&profile("Siti binti Rahman"), &profile("Siti binti Osman")).map(|s| s.0),
+            None
+        );
         // Ng and Ong are two surnames: close, but not a slip of one letter.
         let (points, _) = score(&profile("Ong Wei Ming"), &profile("Ng Wei Ming")).expect("close");
         assert!(points < 860, "{points}");
+        let (points, _) = score(&profile("Wong Pei Shan"), &profile("Ong Pei Shan")).expect("close");
+        assert!(points < 860, "{points}");
+        let in_town = |name| {
+            Profile::new(Fields {
+                name,
+                city: Some("Ipoh"),
+                ..Fields::default()
+            })
+        };
+        assert_eq!(
+            score(&in_town("Tan Mei Ling"), &in_town("Teh Mei Ling")),
+            None,
+            "two edits, city only"
+        );
+        assert_eq!(
+            score(&in_town("Tan Mei Ling"), &in_town("Tan Mei Lingg")).map(|s| s.0),
+            Some(600)
+        );
         let elsewhere = Profile::new(Fields {
             name: "siti.rahman",
             company: Some("Sinar Motor Sdn Bhd"),
             city: Some("Ipoh"),
             ..Fields::default()
         });
-        assert_eq!(score(&profile("Siti binti Rahman"), &elsewhere), None, "another company");
+        assert_eq!(
+            score(&profile("Siti binti Rahman"), &elsewhere),
+            None,
+            "another company"
+        );
         let nothing_known = Profile::new(Fields {
             name: "siti.rahman",
             ..Fields::default()
