@@ -42,6 +42,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = service::sessions::purge_expired(&mut conn);
         drop(conn);
+        service::duplicates::rebuild_in_background_if_missing(&pool);
 
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;

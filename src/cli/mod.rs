@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `user add`, `token new`, `seed`.
+//! The command line: `serve` (default), `migrate`, `user add`, `token new`, `seed`,
+//! `duplicates rebuild|recall`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db;
-use crate::service::{seed, tokens, users};
+use crate::service::{duplicates, seed, tokens, users};
 
 #[derive(Parser)]
 #[command(name = "leadbook", version, about = "The contacts CRM for teams that sell over chat")]
@@ -41,7 +42,37 @@ enum Command {
         /// `budget` (number), and fill them.
         #[arg(long)]
         attributes: bool,
+        /// Then plant PERCENT% more contacts that duplicate seeded ones, of
+        /// the kinds the duplicate finder looks for, recorded so its recall
+        /// can be measured (`duplicates recall`).
+        #[arg(long, value_name = "PERCENT", value_parser = percent)]
+        duplicates: Option<f64>,
     },
+    /// The duplicate finder.
+    Duplicates {
+        #[command(subcommand)]
+        command: DuplicatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DuplicatesCommand {
+    /// Recompute every contact's match keys and the likely duplicate pairs.
+    Rebuild,
+    /// How many of the duplicates `seed --duplicates` planted are among the
+    /// finder's strongest N pairs.
+    Recall {
+        #[arg(long, default_value_t = 20_000)]
+        top: i64,
+    },
+}
+
+/// A percentage between 0 and 100.
+fn percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a percentage between 0 and 100")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -132,7 +163,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
-        Command::Seed { contacts, attributes } => {
+        Command::Seed {
+            contacts,
+            attributes,
+            duplicates: percent,
+        } => {
             let mut conn = connect(&settings)?;
             let started = std::time::Instant::now();
             let tty = std::io::stderr().is_terminal();
@@ -151,9 +186,65 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!();
             }
             println!("seeded {written} contacts in {:.1}s", started.elapsed().as_secs_f64());
-            Ok(())
+            if let Some(percent) = percent {
+                let started = std::time::Instant::now();
+                let planted = seed::plant_duplicates(&mut conn, percent, written).map_err(describe)?;
+                println!(
+                    "planted {planted} duplicates in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            // The seed wrote behind the finder's back: bring it up to date.
+            rebuild(&mut conn, tty)
+        }
+        Command::Duplicates { command } => {
+            let mut conn = connect(&settings)?;
+            match command {
+                DuplicatesCommand::Rebuild => rebuild(&mut conn, std::io::stderr().is_terminal()),
+                DuplicatesCommand::Recall { top } => {
+                    let recall = duplicates::recall(&mut conn, top).map_err(describe)?;
+                    if recall.planted == 0 {
+                        anyhow::bail!("no planted duplicates: seed with --duplicates PERCENT first");
+                    }
+                    let share = |found: u64, of: u64| 100.0 * found as f64 / of.max(1) as f64;
+                    for (kind, planted, found) in &recall.by_kind {
+                        println!("{kind}: {found} of {planted} ({:.1}%)", share(*found, *planted));
+                    }
+                    println!(
+                        "recall: {} of {} planted duplicates are in the top {top} pairs ({:.1}%)",
+                        recall.found,
+                        recall.planted,
+                        share(recall.found, recall.planted)
+                    );
+                    Ok(())
+                }
+            }
         }
     }
+}
+
+/// Rebuilds the duplicate finder's keys and pairs, showing progress on a terminal.
+fn rebuild(conn: &mut db::AnyConnection, tty: bool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let stats = duplicates::rebuild(conn, |n| {
+        if tty && n % 100_000 == 0 {
+            eprint!("\rduplicate finder: keyed {n} contacts");
+        }
+    })
+    .map_err(describe)?;
+    if tty {
+        eprintln!();
+    }
+    println!(
+        "duplicate finder: {} pairs among {} contacts ({} keys, {} comparisons, {} keys too common to compare) in {:.1}s",
+        stats.pairs,
+        stats.contacts,
+        stats.keys,
+        stats.comparisons,
+        stats.skipped_blocks,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// A service error as one readable sentence, with field messages spelled out.

@@ -512,6 +512,7 @@ pub fn create(
         let contact = get(conn, id)?;
         record_status(conn, contact.id, None, status, source, Some(actor.id), now)?;
         webhooks::emit(conn, "contact.created", &contact, serde_json::json!({}), None)?;
+        super::duplicates::refresh(conn, contact.id)?;
         Ok(contact)
     })
 }
@@ -564,6 +565,7 @@ pub fn update(
         if !previous.is_empty() || !draft.custom.is_empty() {
             webhooks::emit(conn, "contact.updated", &contact, previous.into(), None)?;
         }
+        super::duplicates::refresh(conn, contact.id)?;
         Ok(contact)
     })
 }

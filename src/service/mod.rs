@@ -6,6 +6,7 @@ pub mod contact_fields;
 pub mod contact_json;
 pub mod contacts;
 pub mod conversations;
+pub mod duplicates;
 pub mod inboxes;
 pub mod labels;
 pub mod listing;

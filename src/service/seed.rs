@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use super::attributes::{self, Kind};
 use super::users::{hash_password, Role};
-use crate::db::schema::{contact_attribute_values, contacts, status_history, users};
+use crate::db::schema::{contact_attribute_values, contacts, seed_duplicates, status_history, users};
 use crate::db::{write_transaction, AnyConnection};
 use crate::error::AppError;
 
@@ -275,6 +275,47 @@ fn insert_batch(conn: &mut AnyConnection, batch: &[SeedContact]) -> Result<(), A
     Ok(())
 }
 
+/// Writes one batch, each contact with its creation as the first entry of
+/// its history (and plan and budget when asked); returns the new IDs in order.
+fn write_batch(
+    conn: &mut AnyConnection,
+    batch: &[SeedContact],
+    attributes: Option<&SeedAttributes>,
+) -> Result<Vec<i32>, AppError> {
+    write_transaction(conn, |conn| {
+        let before: i32 = contacts::table
+            .select(max(contacts::id))
+            .first::<Option<i32>>(conn)?
+            .unwrap_or(0);
+        insert_batch(conn, batch)?;
+        diesel::insert_into(status_history::table)
+            .values(contacts::table.filter(contacts::id.gt(before)).select((
+                contacts::id,
+                None::<i32>.into_sql::<Nullable<diesel::sql_types::Integer>>(),
+                contacts::status_id,
+                "import".into_sql::<Text>(),
+                contacts::created_at,
+            )))
+            .into_columns((
+                status_history::contact_id,
+                status_history::from_id,
+                status_history::to_id,
+                status_history::source,
+                status_history::at,
+            ))
+            .execute(conn)?;
+        let ids: Vec<i32> = contacts::table
+            .filter(contacts::id.gt(before))
+            .order(contacts::id)
+            .select(contacts::id)
+            .load(conn)?;
+        if let Some(attrs) = attributes {
+            insert_values(conn, &seed_values(&ids, attrs))?;
+        }
+        Ok(ids)
+    })
+}
+
 /// Adds `count` fake contacts (each with its creation in the status history),
 /// calling `progress` with the number written so far.
 pub fn seed_contacts(
@@ -339,38 +380,7 @@ pub fn seed_contacts(
                 }
             })
             .collect();
-        write_transaction(conn, |conn| {
-            let before: i32 = contacts::table
-                .select(max(contacts::id))
-                .first::<Option<i32>>(conn)?
-                .unwrap_or(0);
-            insert_batch(conn, &batch)?;
-            // Each contact's creation is the first entry of its history.
-            diesel::insert_into(status_history::table)
-                .values(contacts::table.filter(contacts::id.gt(before)).select((
-                    contacts::id,
-                    None::<i32>.into_sql::<Nullable<diesel::sql_types::Integer>>(),
-                    contacts::status_id,
-                    "import".into_sql::<Text>(),
-                    contacts::created_at,
-                )))
-                .into_columns((
-                    status_history::contact_id,
-                    status_history::from_id,
-                    status_history::to_id,
-                    status_history::source,
-                    status_history::at,
-                ))
-                .execute(conn)?;
-            if let Some(attrs) = attributes {
-                let ids: Vec<i32> = contacts::table
-                    .filter(contacts::id.gt(before))
-                    .select(contacts::id)
-                    .load(conn)?;
-                insert_values(conn, &seed_values(&ids, attrs))?;
-            }
-            Ok::<_, AppError>(())
-        })?;
+        write_batch(conn, &batch, attributes)?;
         written += size as u64;
         progress(written);
     }
@@ -387,9 +397,257 @@ pub fn seed_contacts(
     Ok(written)
 }
 
+/// The kinds of duplicate `--duplicates` plants, one of each in turn: the
+/// kinds the duplicate finder looks for (see docs/duplicates.md).
+pub const DUPLICATE_KINDS: [&str; 4] = ["mailbox", "phone_in_name", "name_written_differently", "similar_name"];
+
+/// A seeded contact that a duplicate is made from.
+type Original = (
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Whether `original` carries what a duplicate of `kind` copies. Name
+/// variants need a company: the seed's few hundred names repeat across
+/// thousands of customers, and only the same company and city tell a human
+/// (or the finder) that `siti.rahman` is this Siti binti Rahman.
+fn suits(kind: &str, original: &Original) -> bool {
+    match kind {
+        "mailbox" => original.2.is_some(),
+        "phone_in_name" => original.3.is_some(),
+        _ => original.4.is_some() && original.5.is_some(),
+    }
+}
+
+/// The name as a person might write it again: a handle, another case,
+/// other spacing or punctuation; never the same text.
+fn name_variant(rng: &mut StdRng, name: &str) -> String {
+    let words: Vec<&str> = name
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "bin" | "binti" | "a/l"))
+        .collect();
+    let variant = match rng.gen_range(0..5) {
+        0 => words.join(".").to_lowercase(),
+        1 => format!("@{}", words.join("_").to_lowercase()),
+        2 => name.to_uppercase(),
+        3 => name.split_whitespace().collect::<Vec<_>>().join("  "),
+        _ => format!("{}.", name.to_lowercase()),
+    };
+    if variant == name {
+        format!("{name}.")
+    } else {
+        variant
+    }
+}
+
+/// The name with one letter of one word (of three letters or more, not a
+/// connector) changed, dropped or swapped with its neighbour.
+fn name_typo(rng: &mut StdRng, name: &str) -> String {
+    let mut words: Vec<String> = name.split_whitespace().map(str::to_string).collect();
+    let eligible: Vec<usize> = (0..words.len())
+        .filter(|&i| {
+            let w = &words[i];
+            w.chars().count() >= 3 && w.chars().all(char::is_alphabetic) && !matches!(w.as_str(), "bin" | "binti")
+        })
+        .collect();
+    let Some(&which) = eligible.get(rng.gen_range(0..eligible.len().max(1))) else {
+        return format!("{name}x");
+    };
+    let mut letters: Vec<char> = words[which].chars().collect();
+    // Not the first letter: people rarely mistype the start of a name.
+    let at = rng.gen_range(1..letters.len());
+    match rng.gen_range(0..3) {
+        0 => {
+            let old = letters[at].to_ascii_lowercase();
+            let mut new = old;
+            while new == old {
+                new = (b'a' + rng.gen_range(0..26u8)) as char;
+            }
+            letters[at] = new;
+        }
+        1 if letters.len() > 3 => {
+            letters.remove(at);
+        }
+        _ => {
+            let other = if at + 1 < letters.len() { at + 1 } else { at - 1 };
+            if letters[at] == letters[other] {
+                letters.insert(at, 'h');
+            } else {
+                letters.swap(at, other);
+            }
+        }
+    }
+    words[which] = letters.into_iter().collect();
+    words.join(" ")
+}
+
+/// Another address to the same mailbox: Gmail's dots and `+tags`.
+fn mailbox_variant(rng: &mut StdRng, email: &str) -> String {
+    let (local, domain) = email.rsplit_once('@').unwrap_or((email, "gmail.com"));
+    let tag = ["shop", "promo", "work", "wa", "orders"][rng.gen_range(0..5)];
+    if domain == "gmail.com" {
+        match rng.gen_range(0..3) {
+            0 if local.contains('.') => return format!("{}@gmail.com", local.replace('.', "")),
+            1 => return format!("{local}@googlemail.com"),
+            _ => {}
+        }
+    }
+    format!("{local}+{tag}@{domain}")
+}
+
+/// A Malaysian number in E.164 as people write it: `+60123456789` → `012-345 6789`.
+fn local_phone(e164: &str) -> String {
+    let national = format!("0{}", e164.trim_start_matches("+60"));
+    let (head, rest) = national.split_at(3.min(national.len()));
+    let (middle, tail) = rest.split_at(rest.len().saturating_sub(4));
+    format!("{head}-{middle} {tail}")
+}
+
+/// Adds `percent`% of `seeded` more contacts, each a duplicate of a random
+/// contact among the last `seeded` (this seed's), of the kinds in
+/// [`DUPLICATE_KINDS`] in turn, and records each pair in `seed_duplicates`.
+/// Duplicates have no phone or email of their own unless it is a variant
+/// that differs as text, so the unique columns stay unique. Returns how
+/// many were planted.
+pub fn plant_duplicates(conn: &mut AnyConnection, percent: f64, seeded: u64) -> Result<u64, AppError> {
+    use std::collections::HashSet;
+    let wanted = (percent / 100.0 * seeded as f64).round() as u64;
+    let last: i32 = contacts::table
+        .select(max(contacts::id))
+        .first::<Option<i32>>(conn)?
+        .unwrap_or(0);
+    let first = (i64::from(last) - seeded as i64 + 1).max(1) as i32;
+    if wanted == 0 || last < first {
+        return Ok(0);
+    }
+    let owners = owners(conn)?;
+    let mut rng = StdRng::seed_from_u64(u64::from(last.unsigned_abs()) ^ 0xd00b_1e5d);
+    let now = Utc::now().naive_utc();
+    let mut used: HashSet<i32> = HashSet::new();
+    let mut planted = 0u64;
+    let mut stalled = 0;
+    while planted < wanted && stalled < 20 {
+        let size = BATCH.min((wanted - planted) as usize);
+        let sample: Vec<i32> = (0..size * 4).map(|_| rng.gen_range(first..=last)).collect();
+        let pool: Vec<Original> = contacts::table
+            .filter(contacts::id.eq_any(&sample))
+            .select((
+                contacts::id,
+                contacts::name,
+                contacts::email,
+                contacts::phone,
+                contacts::company,
+                contacts::city,
+            ))
+            .load(conn)?;
+        let mut batch = Vec::with_capacity(size);
+        let mut pairs: Vec<(i32, &'static str)> = Vec::with_capacity(size);
+        for slot in 0..size as u64 {
+            let kind = DUPLICATE_KINDS[((planted + slot) % DUPLICATE_KINDS.len() as u64) as usize];
+            let Some(original) = pool.iter().find(|o| !used.contains(&o.0) && suits(kind, o)) else {
+                continue;
+            };
+            used.insert(original.0);
+            let (_, name, email, phone, company, city) = original.clone();
+            let keep_place = (kind != "mailbox" && kind != "phone_in_name") || rng.gen_bool(0.5);
+            let (name, email) = match kind {
+                "mailbox" => {
+                    let name = if rng.gen_bool(0.5) {
+                        name
+                    } else {
+                        name_variant(&mut rng, &name)
+                    };
+                    (name, email.map(|e| mailbox_variant(&mut rng, &e)))
+                }
+                "phone_in_name" => (local_phone(phone.as_deref().unwrap_or("")), None),
+                "name_written_differently" => (name_variant(&mut rng, &name), None),
+                _ => (name_typo(&mut rng, &name), None),
+            };
+            let created_at = now - Duration::minutes(rng.gen_range(60..30 * 24 * 60));
+            batch.push(SeedContact {
+                name,
+                email,
+                phone: None,
+                company: if keep_place {
+                    company
+                } else {
+                    rng.gen_bool(0.6).then(|| {
+                        format!(
+                            "{} {} Sdn Bhd",
+                            pick(&mut rng, COMPANY_WORDS),
+                            pick(&mut rng, COMPANY_KINDS)
+                        )
+                    })
+                },
+                city: if keep_place {
+                    city
+                } else {
+                    Some(pick(&mut rng, CITIES).to_string())
+                },
+                country: Some("MY".into()),
+                status_id: fake_status(&mut rng),
+                owner_id: rng.gen_bool(0.7).then(|| owners[rng.gen_range(0..owners.len())]),
+                created_at,
+                updated_at: created_at,
+                last_activity_at: Some(created_at),
+            });
+            pairs.push((original.0, kind));
+        }
+        if batch.is_empty() {
+            stalled += 1;
+            continue;
+        }
+        write_transaction(conn, |conn| {
+            let ids = write_batch(conn, &batch, None)?;
+            let rows: Vec<_> = ids
+                .iter()
+                .zip(&pairs)
+                .map(|(&id, &(original, kind))| {
+                    (
+                        seed_duplicates::contact_id.eq(id),
+                        seed_duplicates::original_id.eq(original),
+                        seed_duplicates::kind.eq(kind),
+                    )
+                })
+                .collect();
+            match conn {
+                AnyConnection::Sqlite(c) => diesel::insert_into(seed_duplicates::table).values(&rows).execute(c)?,
+                AnyConnection::Postgresql(c) => diesel::insert_into(seed_duplicates::table).values(&rows).execute(c)?,
+            };
+            Ok::<_, AppError>(())
+        })?;
+        planted += batch.len() as u64;
+    }
+    Ok(planted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn planted_variants_differ_as_text_but_not_to_the_finder() {
+        use super::super::duplicates::{compact_name, mailbox};
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..500 {
+            let name = fake_name(&mut rng);
+            let variant = name_variant(&mut rng, &name);
+            assert_ne!(variant, name);
+            assert_eq!(compact_name(&variant), compact_name(&name), "{name} → {variant}");
+            let typo = name_typo(&mut rng, &name);
+            assert_ne!(typo, name);
+            assert_ne!(compact_name(&typo), compact_name(&name), "{name} → {typo}");
+            let email = "siti.rahman42@gmail.com";
+            let other = mailbox_variant(&mut rng, email);
+            assert_ne!(other, email);
+            assert_eq!(mailbox(&other), mailbox(email));
+        }
+        assert_eq!(local_phone("+60123456789"), "012-345 6789");
+    }
 
     #[test]
     fn seeded_phones_are_unique_and_valid() {
