@@ -682,6 +682,8 @@ pub fn merge(
             .returning(merges::id)
             .get_result(conn)?;
 
+        // A's pairs change with its new fields; B's went with it.
+        super::duplicates::refresh(conn, kept_id)?;
         let merged = contact_service::get(conn, kept_id)?;
         let mut previous = contact_service::changed_fields(kept, &merged);
         if merged.status_id != kept.status_id {
@@ -976,6 +978,8 @@ fn restore(
     diesel::update(merges::table.find(merge_id))
         .set((merges::undone_at.eq(Some(now)), merges::undone_by.eq(Some(actor.id))))
         .execute(conn)?;
+    super::duplicates::refresh(conn, kept_id)?;
+    super::duplicates::refresh(conn, other_id)?;
     let kept_now = contact_service::get(conn, kept_id)?;
     let other_now = contact_service::get(conn, other_id)?;
     let previous = contact_service::changed_fields(kept, &kept_now);
