@@ -716,3 +716,26 @@ async fn the_merge_dialog_searches_previews_merges_and_the_log_undoes() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("cannot be merged into itself"));
 }
+
+#[actix_web::test]
+async fn a_new_contact_that_looks_like_another_suggests_the_merge() {
+    let t = team().await;
+    let agent = t.app.login_as("agent@example.com").await;
+    let first = agent
+        .contact_id(&[("name", "Siti Aminah"), ("company", "Maju Trading"), ("status", "1")])
+        .await;
+    let (_, html) = agent.page(&format!("/contacts/{first}")).await;
+    assert!(!html.contains("Possible duplicates"), "one contact alone");
+    let res = agent
+        .create_contact(&[("name", "siti.aminah"), ("company", "Maju Trading"), ("status", "1")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let second = location(&res);
+    let (_, html) = agent.page(&second).await;
+    assert!(html.contains("It looks like a contact you already have"), "{html}");
+    assert!(html.contains("Possible duplicates") && html.contains(&format!("href=\"/contacts/{first}\"")));
+    assert!(!html.contains("/merge?other="), "agents are not offered the merge");
+    let lead = t.app.login_as("lead@example.com").await;
+    let (_, html) = lead.page(&second).await;
+    assert!(html.contains(&format!("{second}/merge?other={first}")), "leads are");
+}

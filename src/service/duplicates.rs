@@ -978,6 +978,36 @@ pub fn page(
     Ok(query.load(conn)?)
 }
 
+/// The likely duplicates of one contact, strongest first, as the contact's
+/// page shows them (so a contact just typed in that looks like another one
+/// suggests the merge at once).
+pub fn of_contact(conn: &mut AnyConnection, id: i32) -> Result<Vec<(i32, PairContact, String)>, AppError> {
+    let fields = (
+        contacts::id,
+        contacts::name,
+        contacts::email,
+        contacts::phone,
+        contacts::company,
+        contacts::city,
+    );
+    // Two index reads: the pair's primary key from one side, the
+    // `duplicate_pairs_other` index from the other.
+    let mut found: Vec<(i32, PairContact, String)> = duplicate_pairs::table
+        .inner_join(contacts::table.on(contacts::id.eq(duplicate_pairs::other_id)))
+        .filter(duplicate_pairs::contact_id.eq(id))
+        .select((duplicate_pairs::score, fields, duplicate_pairs::reason))
+        .load(conn)?;
+    found.extend(
+        duplicate_pairs::table
+            .inner_join(contacts::table.on(contacts::id.eq(duplicate_pairs::contact_id)))
+            .filter(duplicate_pairs::other_id.eq(id))
+            .select((duplicate_pairs::score, fields, duplicate_pairs::reason))
+            .load::<(i32, PairContact, String)>(conn)?,
+    );
+    found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    Ok(found)
+}
+
 /// How many of the pairs `seed --duplicates` planted the finder ranks in
 /// its top `top`, overall and per kind of duplicate.
 #[derive(Debug, Clone, Default)]

@@ -494,14 +494,25 @@ pub async fn create(
         Ok(draft) => {
             let actor = user.actor.clone();
             state
-                .db(move |c| contacts::create(c, &actor, &draft, StatusSource::Manual))
+                .db(move |c| {
+                    let contact = contacts::create(c, &actor, &draft, StatusSource::Manual)?;
+                    let looks_like = !crate::service::duplicates::of_contact(c, contact.id)?.is_empty();
+                    Ok((contact, looks_like))
+                })
                 .await
         }
         Err(e) => Err(e),
     };
     match result {
-        Ok(contact) => {
-            pages::flash(&session, "Contact created");
+        Ok((contact, looks_like)) => {
+            pages::flash(
+                &session,
+                if looks_like {
+                    "Contact created. It looks like a contact you already have: see Possible duplicates."
+                } else {
+                    "Contact created"
+                },
+            );
             Ok(pages::see_other(&format!("/contacts/{}", contact.id)))
         }
         Err(e) => form_with_errors(&state, &user, &session, None, input, e).await,
@@ -576,6 +587,8 @@ struct ShowPage {
     conversations: Vec<super::conversations::ConversationView>,
     /// Every inbox, with whether the contact opted out of it.
     inbox_opt_outs: Vec<(crate::service::inboxes::Inbox, bool)>,
+    /// Contacts the duplicate finder pairs with this one: (ID, name, reason).
+    look_alikes: Vec<(i32, String, String)>,
 }
 
 impl ShowPage {
@@ -599,9 +612,13 @@ pub async fn show(
     let id = path.into_inner();
     let tz = state.settings.time_zone;
     let can_assign = user.actor.role.can_assign();
-    let (details, team, all_labels, (conversations, inbox_opt_outs)) = state
+    let (details, team, all_labels, (conversations, inbox_opt_outs, look_alikes)) = state
         .db(move |c| {
             let details = contacts::details(c, id)?;
+            let look_alikes = crate::service::duplicates::of_contact(c, id)?
+                .into_iter()
+                .map(|(_, other, reason)| (other.id, other.name, reason))
+                .collect::<Vec<_>>();
             let team = if can_assign { users::team(c)? } else { Vec::new() };
             let conversations = crate::service::conversations::listed_of_contact(c, id)?;
             let opted = crate::service::messaging::opted_out_inboxes(c, id)?;
@@ -616,7 +633,7 @@ pub async fn show(
                 details,
                 team,
                 crate::service::labels::all(c)?,
-                (conversations, inbox_opt_outs),
+                (conversations, inbox_opt_outs, look_alikes),
             ))
         })
         .await?;
@@ -681,6 +698,7 @@ pub async fn show(
             .map(|c| super::conversations::ConversationView::new(c, tz))
             .collect(),
         inbox_opt_outs,
+        look_alikes,
     };
     Ok(pages::render(&page))
 }
