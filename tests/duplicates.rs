@@ -393,3 +393,38 @@ async fn a_database_without_keys_is_rebuilt_in_the_background_on_start() {
     assert_eq!(recall.planted, 20);
     assert!(recall.found >= 19, "{recall:?}");
 }
+
+#[actix_web::test]
+async fn a_customer_writing_from_instagram_under_a_handle_is_paired_with_their_contact() {
+    let app = app_as_admin().await;
+    let original = siti(&app).await;
+    let token = app.token_for("admin@example.com");
+    let (status, inbox) = send(
+        &app,
+        reqwest::Method::POST,
+        "/inboxes",
+        &token,
+        Some(serde_json::json!({"name": "Instagram", "channel": "instagram", "delivery": {"kind": "sandbox"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbox}");
+    let (status, received) = send(
+        &app,
+        reqwest::Method::POST,
+        &format!("/inboxes/{}/messages", inbox["id"]),
+        &token,
+        Some(serde_json::json!({"source_id": "1784000111", "name": "siti.rahman", "body": "Hi! Is the promo on?"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{received}");
+    let new = received["contact_id"].as_i64().unwrap() as i32;
+    let (score, reason) = pair_of(&app, original, new).expect("the handle is found");
+    assert_eq!(score, 720);
+    assert_eq!(
+        reason,
+        "Same name written differently (“Siti binti Rahman” and “siti.rahman”), nothing else known"
+    );
+    // The same name typed identically, with nothing else, is not evidence.
+    let same = app.contact_id(&[("name", "Siti binti Rahman")]).await;
+    assert_eq!(pair_of(&app, original, same), None);
+}

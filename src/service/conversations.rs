@@ -351,6 +351,9 @@ fn create_contact(conn: &mut AnyConnection, inbox: &Inbox, m: &Incoming, now: Na
         ))
         .execute(conn)?;
     add_identity(conn, id, inbox.id, &m.source_id)?;
+    // The same customer writing from a second channel is the commonest
+    // duplicate: the finder looks at every contact a message makes.
+    super::duplicates::refresh(conn, id)?;
     let contact = super::contacts::get(conn, id)?;
     super::webhooks::emit(conn, "contact.created", &contact, serde_json::json!({}), None)?;
     Ok(id)

@@ -265,6 +265,10 @@ impl<'a> Profile<'a> {
             keys.push(key_hash(&["phone", phone]));
         }
         if !self.compact.is_empty() {
+            // The name alone: a social handle (`siti.aminah` for `Siti
+            // Aminah`) arrives with nothing else. Common names make blocks
+            // over the cap and are skipped, so only rare names meet here.
+            keys.push(key_hash(&["name", &self.compact]));
             if let Some(company) = &self.company {
                 keys.push(key_hash(&["name+company", &self.compact, company]));
                 if self.tokens.len() > 1 {
@@ -386,11 +390,22 @@ fn score(a: &Profile, b: &Profile) -> Option<(i32, String)> {
     let city = agreement(&a.city, &b.city);
     // A name match means something only beside a shared company or city;
     // a conflicting company says these are two people.
-    if company == Different || (company == Unknown && city != Same) || a.compact.is_empty() {
+    if company == Different || (company == Unknown && city == Different) || a.compact.is_empty() {
         return None;
     }
     let (na, nb) = (a.fields.name, b.fields.name);
     let same_name = a.compact == b.compact || (a.tokens.len() > 1 && a.sorted == b.sorted);
+    if company == Unknown && city == Unknown {
+        // Nothing beside the name: only a name written differently (a
+        // handle from a chat channel) counts, and only a rare one reaches
+        // here (see `keys`).
+        return (same_name && na != nb).then(|| {
+            (
+                720,
+                format!("Same name written differently (“{na}” and “{nb}”), nothing else known"),
+            )
+        });
+    }
     if same_name && na != nb {
         let points = match (company, city) {
             (Same, Same) => 920,
