@@ -37,6 +37,10 @@ pub enum AppError {
     Duplicate { field: &'static str, existing_id: i32 },
     #[error("{0}")]
     Conflict(String),
+    /// Two transactions deadlocked or could not be serialised (PostgreSQL
+    /// aborts one): 409 like a conflict, and safe to run again.
+    #[error("Another change to the same records happened at the same moment. Please try again.")]
+    Contended(String),
     /// The contact does not want messages (API code `opted_out`).
     #[error("{0}")]
     OptedOut(String),
@@ -92,6 +96,21 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => Self::not_found("The record"),
+            // A unique value taken by a request running at the same moment
+            // (services check first; this is the race they cannot see).
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                Self::Conflict(
+                    "Another change took the same email, phone or identifier at the same moment. \
+                     Reload and try again."
+                        .into(),
+                )
+            }
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, info) => {
+                Self::Contended(info.message().to_string())
+            }
+            diesel::result::Error::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
+                Self::Contended(info.message().to_string())
+            }
             other => Self::Internal(format!("database error: {other}")),
         }
     }
@@ -119,9 +138,11 @@ impl ResponseError for AppError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Duplicate { .. } | Self::Conflict(_) | Self::OptedOut(_) | Self::ReplyWindowClosed(_) => {
-                StatusCode::CONFLICT
-            }
+            Self::Duplicate { .. }
+            | Self::Conflict(_)
+            | Self::Contended(_)
+            | Self::OptedOut(_)
+            | Self::ReplyWindowClosed(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

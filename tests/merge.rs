@@ -584,17 +584,39 @@ async fn twenty_clients_merging_overlapping_pairs_lose_no_message_or_conversatio
             .await
         }
     });
-    let results = futures_util::future::join_all(requests).await;
+    // Customers keep writing while the merges run.
+    let path = format!("/inboxes/{wa}/messages");
+    let arrivals = (0..10).map(|i| {
+        let (app, token, path) = (&t.app, &t.admin, &path);
+        let body = json!({"source_id": format!("6012000{i:04}"), "body": format!("third from {i}")});
+        async move { send(app, Method::POST, path, token, Some(body)).await }
+    });
+    let (results, arrived) = futures_util::future::join(
+        futures_util::future::join_all(requests),
+        futures_util::future::join_all(arrivals),
+    )
+    .await;
+    for (status, json) in &arrived {
+        assert!(
+            status.is_success(),
+            "a message arriving during merges answered {status}: {json}"
+        );
+    }
     let mut merged = 0;
     for (status, json) in &results {
         match *status {
             StatusCode::OK => merged += 1,
-            StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY => {}
+            StatusCode::NOT_FOUND => {}
             other => panic!("a racing merge answered {other}: {json}"),
         }
     }
     assert!(merged >= 1, "some merges succeed");
-    assert_eq!(totals(&t), before, "no message, conversation, note or identity lost");
+    let (messages, conversations, notes, identities) = before;
+    assert_eq!(
+        totals(&t),
+        (messages + 10, conversations, notes, identities),
+        "no message, conversation, note or identity lost"
+    );
     assert_eq!(t.app.contact_count(), 10 - merged, "one contact fewer per merge");
     let logged: i64 = t.app.with_db(|c| merges::table.count().get_result(c).unwrap());
     assert_eq!(logged, merged);
@@ -609,6 +631,24 @@ async fn twenty_clients_merging_overlapping_pairs_lose_no_message_or_conversatio
             .unwrap()
     });
     assert_eq!(orphans, 0);
+    let open: Vec<(i32, i32)> = t.app.with_db(|c| {
+        conversations::table
+            .filter(conversations::status.eq("open"))
+            .select((conversations::contact_id, conversations::inbox_id))
+            .load(c)
+            .unwrap()
+    });
+    let distinct: std::collections::HashSet<_> = open.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        open.len(),
+        "one open conversation per contact and inbox"
+    );
+    assert_eq!(
+        open.len() as i64,
+        10 - merged,
+        "each contact left has its open conversation"
+    );
 }
 
 #[actix_web::test]
@@ -648,9 +688,10 @@ async fn the_merge_dialog_searches_previews_merges_and_the_log_undoes() {
         "B's values shown"
     );
     assert!(
-        html.contains("1 note") || html.contains("note(s)"),
+        html.contains("0 conversation(s) with 0 message(s)"),
         "what moves is counted"
     );
+    assert!(html.contains("1 status change(s)"), "B's history moves");
     assert!(
         html.contains(r#"<input type="hidden" name="take_from_other" value="status_id">"#),
         "the choice is carried to the confirm form"
@@ -738,4 +779,45 @@ async fn a_new_contact_that_looks_like_another_suggests_the_merge() {
     let lead = t.app.login_as("lead@example.com").await;
     let (_, html) = lead.page(&second).await;
     assert!(html.contains(&format!("{second}/merge?other={first}")), "leads are");
+}
+
+#[actix_web::test]
+async fn a_merged_contacts_id_is_not_handed_to_the_next_new_contact() {
+    let t = team().await;
+    let a = contact(&t, json!({"name": "Older"})).await;
+    let b = contact(&t, json!({"name": "Newest", "email": "newest@example.com"})).await;
+    let (_, merged) = post(&t, &format!("/contacts/{a}/merge"), &t.admin, json!({"other_id": b})).await;
+    // A new customer arrives right after: it must not take B's ID.
+    let c = contact(&t, json!({"name": "Next customer"})).await;
+    assert!(c > b, "contact #{c} reuses an ID");
+    let id = merged["merge_id"].as_i64().unwrap();
+    let (status, undone) = post(&t, &format!("/merges/{id}/undo"), &t.admin, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{undone}");
+    assert_eq!(undone["restored"]["id"], b);
+}
+
+#[actix_web::test]
+async fn undo_is_refused_when_a_value_it_would_give_back_has_been_taken() {
+    let t = team().await;
+    let a = contact(&t, json!({"name": "Ravi", "email": "ravi@old.example"})).await;
+    let b = contact(&t, json!({"name": "Ravi K", "email": "ravi@new.example"})).await;
+    let (_, merged) = post(
+        &t,
+        &format!("/contacts/{a}/merge"),
+        &t.admin,
+        json!({"other_id": b, "take_from_other": ["email"]}),
+    )
+    .await;
+    assert_eq!(merged["contact"]["email"], "ravi@new.example");
+    // A's old address is free now; someone else gets it.
+    contact(&t, json!({"name": "Another Ravi", "email": "ravi@old.example"})).await;
+    let before = everything(&t).await;
+    let id = merged["merge_id"].as_i64().unwrap();
+    let (status, json) = post(&t, &format!("/merges/{id}/undo"), &t.admin, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{json}");
+    assert!(
+        json["error"]["message"].as_str().unwrap().contains("former email"),
+        "{json}"
+    );
+    assert_eq!(everything(&t).await, before, "nothing changed");
 }

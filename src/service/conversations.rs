@@ -143,14 +143,21 @@ impl From<DieselError> for Attempt {
     fn from(e: DieselError) -> Self {
         match e {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Race,
-            other => Self::Failed(other.into()),
+            other => match AppError::from(other) {
+                // A deadlock with a merge of the same contact: run again.
+                AppError::Contended(_) => Self::Race,
+                e => Self::Failed(e),
+            },
         }
     }
 }
 
 impl From<AppError> for Attempt {
     fn from(e: AppError) -> Self {
-        Self::Failed(e)
+        match e {
+            AppError::Contended(_) => Self::Race,
+            e => Self::Failed(e),
+        }
     }
 }
 

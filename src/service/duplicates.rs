@@ -1284,6 +1284,20 @@ mod tests {
             name: "siti.rahman",
             ..Fields::default()
         });
-        assert_eq!(score(&profile("Siti binti Rahman"), &nothing_known), None);
+        // A handle with nothing else known: the chat-channel duplicate
+        // (only rare names share a block, see `keys`).
+        assert_eq!(
+            score(&profile("Siti binti Rahman"), &nothing_known).map(|s| s.0),
+            Some(720)
+        );
+        let same_handle = Profile::new(Fields {
+            name: "siti.rahman",
+            ..Fields::default()
+        });
+        assert_eq!(
+            score(&same_handle, &nothing_known),
+            None,
+            "an identical name alone is not evidence"
+        );
     }
 }

@@ -421,6 +421,12 @@ fn lock_contacts(conn: &mut AnyConnection, ids: &[i32]) -> Result<(), AppError> 
     if let AnyConnection::Postgresql(pg) = conn {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
+        // Their conversations first: an incoming message updates its
+        // conversation and then its contact, so taking the contacts first
+        // could deadlock with it.
+        diesel::sql_query("SELECT id FROM conversations WHERE contact_id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&ids)
+            .execute(pg)?;
         diesel::sql_query("SELECT id FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
             .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(ids)
             .execute(pg)?;
@@ -518,6 +524,30 @@ pub fn merge(
 ) -> Result<(Contact, i32), AppError> {
     actor.require(actor.role.can_delete(), "merge contacts")?;
     check_pair(kept_id, other_id)?;
+    retrying(|| merge_once(conn, actor, kept_id, other_id, take_from_other))
+}
+
+/// Runs a transaction again when PostgreSQL aborted it for a deadlock (a
+/// merge locks two contacts and writes rows that point at others, so two
+/// merges of neighbouring contacts can wait on each other); its second run
+/// sees what the winner did.
+fn retrying<T>(mut work: impl FnMut() -> Result<T, AppError>) -> Result<T, AppError> {
+    let mut attempt = 0;
+    loop {
+        match work() {
+            Err(AppError::Contended(_)) if attempt < 4 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+fn merge_once(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    kept_id: i32,
+    other_id: i32,
+    take_from_other: &[String],
+) -> Result<(Contact, i32), AppError> {
     write_transaction(conn, |conn| {
         lock_contacts(conn, &[kept_id, other_id])?;
         let plan = plan(conn, kept_id, other_id, take_from_other)?;
@@ -734,6 +764,10 @@ fn refused(message: String) -> AppError {
 /// either contact is still in place.
 pub fn undo(conn: &mut AnyConnection, actor: &Actor, merge_id: i32) -> Result<(Contact, Contact), AppError> {
     actor.require(actor.role.can_delete(), "undo merges")?;
+    retrying(|| undo_once(conn, actor, merge_id))
+}
+
+fn undo_once(conn: &mut AnyConnection, actor: &Actor, merge_id: i32) -> Result<(Contact, Contact), AppError> {
     write_transaction(conn, |conn| {
         let (kept_id, merged_id, created_at, undone_at, record): (
             i32,
@@ -798,7 +832,10 @@ pub fn undo(conn: &mut AnyConnection, actor: &Actor, merge_id: i32) -> Result<(C
         })?;
         let record: MergeRecord =
             serde_json::from_str(&record).map_err(|e| AppError::internal(format!("merge record: {e}")))?;
-        restore(conn, actor, merge_id, &kept, &record, now)
+        // When it happened, by the record (the log's `created_at` only
+        // decides the 30 days).
+        let merged_at = record.kept_updated.1;
+        restore(conn, actor, merge_id, &kept, &record, merged_at, now)
     })
 }
 
@@ -808,6 +845,7 @@ fn restore(
     merge_id: i32,
     kept: &Contact,
     record: &MergeRecord,
+    merged_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<(Contact, Contact), AppError> {
     let (kept_id, other_id) = (kept.id, record.other.id);
@@ -834,6 +872,20 @@ fn restore(
         owner_id: back(&now_fields.owner_id, &before.owner_id, &after.owner_id),
         opted_out_at: back(&now_fields.opted_out_at, &before.opted_out_at, &after.opted_out_at),
     };
+    // A's own email, phone or identifier, freed when the merge gave A B's,
+    // may have been taken since.
+    for (field, value) in [
+        ("email", &restored.email),
+        ("phone", &restored.phone),
+        ("identifier", &restored.identifier),
+    ] {
+        if let Some(holder) = holder_of(conn, field, value, &[kept_id, other_id])? {
+            return Err(refused(format!(
+                "Contact #{kept_id}'s former {field} now belongs to contact #{holder}; \
+                 change or merge that contact first."
+            )));
+        }
+    }
     let activity = back(&kept.last_activity_at, &record.kept_activity.0, &record.kept_activity.1);
     let updated = back(&kept.updated_at, &record.kept_updated.0, &record.kept_updated.1);
     diesel::update(contacts::table.find(kept_id))
@@ -866,26 +918,11 @@ fn restore(
         ("phone", &other.phone),
         ("identifier", &other.identifier),
     ] {
-        let Some(value) = value else { continue };
-        let holder: Option<i32> = match field {
-            "email" => contacts::table
-                .filter(contacts::email.eq(value))
-                .select(contacts::id)
-                .first(conn),
-            "phone" => contacts::table
-                .filter(contacts::phone.eq(value))
-                .select(contacts::id)
-                .first(conn),
-            _ => contacts::table
-                .filter(contacts::identifier.eq(value))
-                .select(contacts::id)
-                .first(conn),
-        }
-        .optional()?;
-        if let Some(holder) = holder {
+        if let Some(holder) = holder_of(conn, field, value, &[])? {
             return Err(refused(format!(
-                "The {field} {value} of contact #{other_id} now belongs to contact #{holder}; \
-                 change or merge that contact first."
+                "The {field} {} of contact #{other_id} now belongs to contact #{holder}; \
+                 change or merge that contact first.",
+                value.as_deref().unwrap_or_default()
             )));
         }
     }
@@ -945,32 +982,42 @@ fn restore(
     diesel::update(
         conversations::table
             .filter(conversations::id.eq_any(&record.conversations))
-            .filter(conversations::contact_id.eq(kept_id)),
+            .filter(conversations::contact_id.eq(kept_id))
+            // An ID deleted and handed out again after the merge is A's own row.
+            .filter(conversations::created_at.le(merged_at)),
     )
     .set(conversations::contact_id.eq(other_id))
     .execute(conn)?;
     diesel::update(
         contact_identities::table
             .filter(contact_identities::id.eq_any(&record.identities))
-            .filter(contact_identities::contact_id.eq(kept_id)),
+            .filter(contact_identities::contact_id.eq(kept_id))
+            // An ID deleted and handed out again after the merge is A's own row.
+            .filter(contact_identities::created_at.le(merged_at)),
     )
     .set(contact_identities::contact_id.eq(other_id))
     .execute(conn)?;
     diesel::update(
         status_history::table
             .filter(status_history::id.eq_any(&record.history))
-            .filter(status_history::contact_id.eq(kept_id)),
+            .filter(status_history::contact_id.eq(kept_id))
+            .filter(status_history::at.le(merged_at)),
     )
     .set(status_history::contact_id.eq(other_id))
     .execute(conn)?;
     diesel::update(
         notes::table
             .filter(notes::id.eq_any(&record.notes))
-            .filter(notes::contact_id.eq(kept_id)),
+            .filter(notes::contact_id.eq(kept_id))
+            // An ID deleted and handed out again after the merge is A's own row.
+            .filter(notes::created_at.le(merged_at)),
     )
     .set(notes::contact_id.eq(other_id))
     .execute(conn)?;
-    if let Some(entry) = record.history_added {
+    // The merge's status change goes with the status it set; when A's
+    // status has changed since, the entry stays, so the history still reads
+    // as a chain.
+    if let Some(entry) = record.history_added.filter(|_| restored.status_id == before.status_id) {
         diesel::delete(status_history::table.find(entry)).execute(conn)?;
     }
     reopen(conn, &record.resolved)?;
@@ -988,6 +1035,26 @@ fn restore(
     }
     webhooks::emit(conn, "contact.created", &other_now, serde_json::json!({}), None)?;
     Ok((kept_now, other_now))
+}
+
+/// The contact other than `except` that holds a unique value, if any.
+fn holder_of(
+    conn: &mut AnyConnection,
+    field: &str,
+    value: &Option<String>,
+    except: &[i32],
+) -> Result<Option<i32>, AppError> {
+    let Some(value) = value else { return Ok(None) };
+    let query = contacts::table
+        .filter(contacts::id.ne_all(except.to_vec()))
+        .select(contacts::id)
+        .into_boxed();
+    let query = match field {
+        "email" => query.filter(contacts::email.eq(value)),
+        "phone" => query.filter(contacts::phone.eq(value)),
+        _ => query.filter(contacts::identifier.eq(value)),
+    };
+    Ok(query.first(conn).optional()?)
 }
 
 /// Reopens what a merge resolved, unless its contact has opened another

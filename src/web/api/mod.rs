@@ -78,7 +78,7 @@ impl ResponseError for ApiError {
                 fields.insert(field.to_string(), vec!["already belongs to another contact".into()]);
                 ("duplicate", Some(fields), Some(*existing_id))
             }
-            AppError::Conflict(_) => ("conflict", None, None),
+            AppError::Conflict(_) | AppError::Contended(_) => ("conflict", None, None),
             AppError::OptedOut(_) => ("opted_out", None, None),
             AppError::ReplyWindowClosed(_) => ("reply_window_closed", None, None),
             AppError::PayloadTooLarge(_) => ("payload_too_large", None, None),
