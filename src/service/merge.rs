@@ -434,6 +434,35 @@ fn lock_contacts(conn: &mut AnyConnection, ids: &[i32]) -> Result<(), AppError> 
     Ok(())
 }
 
+/// Moves every row of `$table` from contact `$from` to `$to`; the IDs it moved.
+macro_rules! move_rows {
+    ($conn:expr, $table:ident, $from:expr, $to:expr) => {{
+        let ids: Vec<i32> = $table::table
+            .filter($table::contact_id.eq($from))
+            .select($table::id)
+            .load($conn)?;
+        diesel::update($table::table.filter($table::contact_id.eq($from)))
+            .set($table::contact_id.eq($to))
+            .execute($conn)?;
+        ids
+    }};
+}
+
+/// Moves the rows `$ids` of `$table` back from `$from` to `$to`, those made
+/// (`$made` column) no later than `$before`.
+macro_rules! move_back {
+    ($conn:expr, $table:ident, $ids:expr, $from:expr, $to:expr, $made:ident, $before:expr) => {
+        diesel::update(
+            $table::table
+                .filter($table::id.eq_any($ids))
+                .filter($table::contact_id.eq($from))
+                .filter($table::$made.le($before)),
+        )
+        .set($table::contact_id.eq($to))
+        .execute($conn)?
+    };
+}
+
 fn ids_of<T>(rows: QueryResult<Vec<T>>) -> Result<Vec<T>, AppError> {
     rows.map_err(AppError::from)
 }
@@ -557,42 +586,10 @@ fn merge_once(
         let now = Utc::now().naive_utc().trunc_subsecs(6);
 
         let resolved = resolve_overlaps(conn, kept_id, other_id)?;
-        let conversation_ids = ids_of(
-            conversations::table
-                .filter(conversations::contact_id.eq(other_id))
-                .select(conversations::id)
-                .load(conn),
-        )?;
-        diesel::update(conversations::table.filter(conversations::contact_id.eq(other_id)))
-            .set(conversations::contact_id.eq(kept_id))
-            .execute(conn)?;
-        let identity_ids = ids_of(
-            contact_identities::table
-                .filter(contact_identities::contact_id.eq(other_id))
-                .select(contact_identities::id)
-                .load(conn),
-        )?;
-        diesel::update(contact_identities::table.filter(contact_identities::contact_id.eq(other_id)))
-            .set(contact_identities::contact_id.eq(kept_id))
-            .execute(conn)?;
-        let history_ids = ids_of(
-            status_history::table
-                .filter(status_history::contact_id.eq(other_id))
-                .select(status_history::id)
-                .load(conn),
-        )?;
-        diesel::update(status_history::table.filter(status_history::contact_id.eq(other_id)))
-            .set(status_history::contact_id.eq(kept_id))
-            .execute(conn)?;
-        let note_ids = ids_of(
-            notes::table
-                .filter(notes::contact_id.eq(other_id))
-                .select(notes::id)
-                .load(conn),
-        )?;
-        diesel::update(notes::table.filter(notes::contact_id.eq(other_id)))
-            .set(notes::contact_id.eq(kept_id))
-            .execute(conn)?;
+        let conversation_ids = move_rows!(conn, conversations, other_id, kept_id);
+        let identity_ids = move_rows!(conn, contact_identities, other_id, kept_id);
+        let history_ids = move_rows!(conn, status_history, other_id, kept_id);
+        let note_ids = move_rows!(conn, notes, other_id, kept_id);
 
         // Labels and opt-outs are sets: A gains those it lacks.
         let label_sets = ids_of(
@@ -978,42 +975,28 @@ fn restore(
     )
     .execute(conn)?;
 
-    // The rows that moved go back (those still on A; deleted ones are gone).
-    diesel::update(
-        conversations::table
-            .filter(conversations::id.eq_any(&record.conversations))
-            .filter(conversations::contact_id.eq(kept_id))
-            // An ID deleted and handed out again after the merge is A's own row.
-            .filter(conversations::created_at.le(merged_at)),
-    )
-    .set(conversations::contact_id.eq(other_id))
-    .execute(conn)?;
-    diesel::update(
-        contact_identities::table
-            .filter(contact_identities::id.eq_any(&record.identities))
-            .filter(contact_identities::contact_id.eq(kept_id))
-            // An ID deleted and handed out again after the merge is A's own row.
-            .filter(contact_identities::created_at.le(merged_at)),
-    )
-    .set(contact_identities::contact_id.eq(other_id))
-    .execute(conn)?;
-    diesel::update(
-        status_history::table
-            .filter(status_history::id.eq_any(&record.history))
-            .filter(status_history::contact_id.eq(kept_id))
-            .filter(status_history::at.le(merged_at)),
-    )
-    .set(status_history::contact_id.eq(other_id))
-    .execute(conn)?;
-    diesel::update(
-        notes::table
-            .filter(notes::id.eq_any(&record.notes))
-            .filter(notes::contact_id.eq(kept_id))
-            // An ID deleted and handed out again after the merge is A's own row.
-            .filter(notes::created_at.le(merged_at)),
-    )
-    .set(notes::contact_id.eq(other_id))
-    .execute(conn)?;
+    // The rows that moved go back (those still on A; deleted ones are gone;
+    // an ID deleted and handed out again after the merge is A's own row).
+    move_back!(
+        conn,
+        conversations,
+        &record.conversations,
+        kept_id,
+        other_id,
+        created_at,
+        merged_at
+    );
+    move_back!(
+        conn,
+        contact_identities,
+        &record.identities,
+        kept_id,
+        other_id,
+        created_at,
+        merged_at
+    );
+    move_back!(conn, status_history, &record.history, kept_id, other_id, at, merged_at);
+    move_back!(conn, notes, &record.notes, kept_id, other_id, created_at, merged_at);
     // The merge's status change goes with the status it set; when A's
     // status has changed since, the entry stays, so the history still reads
     // as a chain.
