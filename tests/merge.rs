@@ -724,7 +724,7 @@ async fn the_merge_dialog_searches_previews_merges_and_the_log_undoes() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(get_contact(&t, b).await.1["city"], "Kuching", "B is back");
     let (_, log) = lead.page("/merges").await;
-    assert!(log.contains("Undone"));
+    assert!(log.contains("Undone") && log.contains("by Lee Lead"), "who undid it");
 
     // Agents may neither merge nor undo, through the pages either.
     let agent = t.app.login_as("agent@example.com").await;

@@ -529,6 +529,7 @@ pub struct MergeEntry {
     pub user_name: Option<String>,
     pub created_at: NaiveDateTime,
     pub undone_at: Option<NaiveDateTime>,
+    pub undone_by_name: Option<String>,
 }
 
 impl MergeEntry {
@@ -727,10 +728,14 @@ fn merge_once(
     })
 }
 
+// Who undid a merge: a second join of `users`.
+diesel::alias!(users as undoer: Undoer);
+
 /// The merge log, newest first, `limit` entries before `before` (an ID).
 pub fn log(conn: &mut AnyConnection, before: Option<i32>, limit: i64) -> Result<Vec<MergeEntry>, AppError> {
     let mut query = merges::table
         .left_join(users::table.on(users::id.nullable().eq(merges::user_id)))
+        .left_join(undoer.on(undoer.field(users::id).nullable().eq(merges::undone_by)))
         .select((
             merges::id,
             merges::kept_id,
@@ -740,6 +745,7 @@ pub fn log(conn: &mut AnyConnection, before: Option<i32>, limit: i64) -> Result<
             users::name.nullable(),
             merges::created_at,
             merges::undone_at,
+            undoer.field(users::name).nullable(),
         ))
         .order(merges::id.desc())
         .limit(limit)
