@@ -53,6 +53,17 @@ enum Command {
         #[command(subcommand)]
         command: DuplicatesCommand,
     },
+    /// Write contacts as CSV (the import layout plus information columns)
+    /// to standard output: everyone's, or those with the given statuses and
+    /// labels.
+    Export {
+        /// A status (ID, name or alias); repeat for several.
+        #[arg(long)]
+        status: Vec<String>,
+        /// A label every exported contact carries; repeat for several.
+        #[arg(long)]
+        label: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -196,6 +207,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             // The seed wrote behind the finder's back: bring it up to date.
             rebuild(&mut conn, tty)
+        }
+        Command::Export { status, label } => {
+            let mut conn = connect(&settings)?;
+            let pairs: Vec<(&str, &str)> = status
+                .iter()
+                .map(|s| ("status", s.as_str()))
+                .chain(label.iter().map(|l| ("label", l.as_str())))
+                .collect();
+            let query = crate::service::listing::ContactQuery::parse(pairs).map_err(anyhow::Error::msg)?;
+            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written =
+                crate::service::export::write_csv(&mut conn, None, &query, settings.calling_code, out, |_| {})
+                    .map_err(describe)?;
+            eprintln!("exported {written} contact(s)");
+            Ok(())
         }
         Command::Duplicates { command } => {
             let mut conn = connect(&settings)?;

@@ -7,6 +7,7 @@ pub mod contact_json;
 pub mod contacts;
 pub mod conversations;
 pub mod duplicates;
+pub mod export;
 pub mod inboxes;
 pub mod labels;
 pub mod listing;

@@ -111,6 +111,8 @@ struct ListPage {
     attr_params: Vec<(String, String)>,
     /// The whole query as hidden fields, for the "add a filter" form.
     query_params: Vec<(String, String)>,
+    /// The current filter as a CSV download.
+    export_href: String,
 }
 
 impl ListPage {
@@ -320,6 +322,10 @@ pub async fn list(
     let mut query_params = query_pairs(&query);
     query_params.retain(|(k, _)| k != "cursor");
     let attr_params = query.attrs.iter().map(|f| f.to_param()).collect();
+    let export_href = format!(
+        "/contacts/export.csv?{}",
+        serde_urlencoded::to_string(&query_params).unwrap_or_default()
+    );
     let page_view = ListPage {
         layout: Layout::new(&user, &session, "Contacts", "contacts"),
         rows,
@@ -342,6 +348,7 @@ pub async fn list(
         filter_chips,
         attr_params,
         query_params,
+        export_href,
     };
     Ok(pages::render(&page_view))
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod contacts;
 pub mod conversations;
 pub mod duplicates;
+pub mod export;
 pub mod merges;
 pub mod notes;
 pub mod pages;
@@ -65,6 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/contacts", web::post().to(contacts::create))
         .route("/contacts/new", web::get().to(contacts::new_form))
         .route("/contacts/duplicates", web::get().to(duplicates::list))
+        .route("/contacts/export.csv", web::get().to(export::download))
         .route("/contacts/{id}", web::get().to(contacts::show))
         .route("/contacts/{id}", web::post().to(contacts::update))
         .route("/contacts/{id}/edit", web::get().to(contacts::edit_form))
