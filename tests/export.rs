@@ -110,9 +110,9 @@ async fn the_page_exports_the_filtered_list_in_the_import_layout() {
     let rows = rows_of(&res.text().await.unwrap());
     assert_eq!(rows[0], HEADER);
     assert_eq!(rows.len(), 3, "the two Qualified contacts: {rows:?}");
-    // Sorted by name: "=HYPERLINK…" before "Siti…", neutralised with one quote.
-    assert_eq!(rows[1][0], "'=HYPERLINK(\"http://evil.example\",\"x\")");
-    let siti = &rows[2];
+    // Oldest first: Siti, then the formula, neutralised with one quote.
+    assert_eq!(rows[2][0], "'=HYPERLINK(\"http://evil.example\",\"x\")");
+    let siti = &rows[1];
     assert_eq!(
         siti[..12],
         [
