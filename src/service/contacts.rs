@@ -367,27 +367,38 @@ pub fn history(conn: &mut AnyConnection, contact_id: i32) -> Result<Vec<HistoryE
 
 /// Refuses an email, phone or identifier that another contact holds, naming it.
 fn check_unique(conn: &mut AnyConnection, draft: &ContactDraft, except: Option<i32>) -> Result<(), AppError> {
-    let keys: [(&'static str, &Option<String>); 3] = [
+    let except: Vec<i32> = except.into_iter().collect();
+    for (field, value) in [
         ("email", &draft.email),
         ("phone", &draft.phone),
         ("identifier", &draft.identifier),
-    ];
-    for (field, value) in keys {
-        let Some(value) = value else { continue };
-        let mut query = contacts::table.select(contacts::id).into_boxed();
-        query = match field {
-            "email" => query.filter(contacts::email.eq(value)),
-            "phone" => query.filter(contacts::phone.eq(value)),
-            _ => query.filter(contacts::identifier.eq(value)),
-        };
-        if let Some(me) = except {
-            query = query.filter(contacts::id.ne(me));
-        }
-        if let Some(existing_id) = query.first::<i32>(conn).optional()? {
+    ] {
+        if let Some(existing_id) = holder_of(conn, field, value, &except)? {
             return Err(AppError::Duplicate { field, existing_id });
         }
     }
     Ok(())
+}
+
+/// The contact, other than those in `except`, that holds a unique value
+/// (`email`, `phone` or `identifier`), if any.
+pub(crate) fn holder_of(
+    conn: &mut AnyConnection,
+    field: &str,
+    value: &Option<String>,
+    except: &[i32],
+) -> Result<Option<i32>, AppError> {
+    let Some(value) = value else { return Ok(None) };
+    let mut query = contacts::table.select(contacts::id).into_boxed();
+    query = match field {
+        "email" => query.filter(contacts::email.eq(value)),
+        "phone" => query.filter(contacts::phone.eq(value)),
+        _ => query.filter(contacts::identifier.eq(value)),
+    };
+    if !except.is_empty() {
+        query = query.filter(contacts::id.ne_all(except.to_vec()));
+    }
+    Ok(query.first(conn).optional()?)
 }
 
 /// The standard attributes that differ, by JSON name, with their old values.

@@ -299,45 +299,32 @@ pub fn plan(
 }
 
 fn moving(conn: &mut AnyConnection, other_id: i32) -> Result<Moving, AppError> {
-    let count = |r: QueryResult<i64>| r.map_err(AppError::from);
     Ok(Moving {
-        conversations: count(
-            conversations::table
-                .filter(conversations::contact_id.eq(other_id))
-                .count()
-                .get_result(conn),
-        )?,
-        messages: count(
-            messages::table
-                .inner_join(conversations::table)
-                .filter(conversations::contact_id.eq(other_id))
-                .count()
-                .get_result(conn),
-        )?,
-        identities: count(
-            contact_identities::table
-                .filter(contact_identities::contact_id.eq(other_id))
-                .count()
-                .get_result(conn),
-        )?,
-        notes: count(
-            notes::table
-                .filter(notes::contact_id.eq(other_id))
-                .count()
-                .get_result(conn),
-        )?,
-        history: count(
-            status_history::table
-                .filter(status_history::contact_id.eq(other_id))
-                .count()
-                .get_result(conn),
-        )?,
-        labels: count(
-            contact_labels::table
-                .filter(contact_labels::contact_id.eq(other_id))
-                .count()
-                .get_result(conn),
-        )?,
+        conversations: conversations::table
+            .filter(conversations::contact_id.eq(other_id))
+            .count()
+            .get_result(conn)?,
+        messages: messages::table
+            .inner_join(conversations::table)
+            .filter(conversations::contact_id.eq(other_id))
+            .count()
+            .get_result(conn)?,
+        identities: contact_identities::table
+            .filter(contact_identities::contact_id.eq(other_id))
+            .count()
+            .get_result(conn)?,
+        notes: notes::table
+            .filter(notes::contact_id.eq(other_id))
+            .count()
+            .get_result(conn)?,
+        history: status_history::table
+            .filter(status_history::contact_id.eq(other_id))
+            .count()
+            .get_result(conn)?,
+        labels: contact_labels::table
+            .filter(contact_labels::contact_id.eq(other_id))
+            .count()
+            .get_result(conn)?,
     })
 }
 
@@ -461,10 +448,6 @@ macro_rules! move_back {
         .set($table::contact_id.eq($to))
         .execute($conn)?
     };
-}
-
-fn ids_of<T>(rows: QueryResult<Vec<T>>) -> Result<Vec<T>, AppError> {
-    rows.map_err(AppError::from)
 }
 
 fn insert_history(
@@ -593,12 +576,10 @@ fn merge_once(
         let note_ids = move_rows!(conn, notes, other_id, kept_id);
 
         // Labels and opt-outs are sets: A gains those it lacks.
-        let label_sets = ids_of(
-            contact_labels::table
-                .filter(contact_labels::contact_id.eq_any([kept_id, other_id]))
-                .select((contact_labels::contact_id, contact_labels::label_id))
-                .load::<(i32, i32)>(conn),
-        )?;
+        let label_sets = contact_labels::table
+            .filter(contact_labels::contact_id.eq_any([kept_id, other_id]))
+            .select((contact_labels::contact_id, contact_labels::label_id))
+            .load::<(i32, i32)>(conn)?;
         let other_labels: Vec<i32> = label_sets.iter().filter(|r| r.0 == other_id).map(|r| r.1).collect();
         let labels_added: Vec<i32> = other_labels
             .iter()
@@ -613,16 +594,14 @@ fn merge_once(
                 ))
                 .execute(conn)?;
         }
-        let opt_outs = ids_of(
-            contact_opt_outs::table
-                .filter(contact_opt_outs::contact_id.eq_any([kept_id, other_id]))
-                .select((
-                    contact_opt_outs::contact_id,
-                    contact_opt_outs::inbox_id,
-                    contact_opt_outs::created_at,
-                ))
-                .load::<(i32, i32, NaiveDateTime)>(conn),
-        )?;
+        let opt_outs = contact_opt_outs::table
+            .filter(contact_opt_outs::contact_id.eq_any([kept_id, other_id]))
+            .select((
+                contact_opt_outs::contact_id,
+                contact_opt_outs::inbox_id,
+                contact_opt_outs::created_at,
+            ))
+            .load::<(i32, i32, NaiveDateTime)>(conn)?;
         let other_opt_outs: Vec<(i32, NaiveDateTime)> = opt_outs
             .iter()
             .filter(|r| r.0 == other_id)
@@ -882,7 +861,7 @@ fn restore(
         ("phone", &restored.phone),
         ("identifier", &restored.identifier),
     ] {
-        if let Some(holder) = holder_of(conn, field, value, &[kept_id, other_id])? {
+        if let Some(holder) = contact_service::holder_of(conn, field, value, &[kept_id, other_id])? {
             return Err(refused(format!(
                 "Contact #{kept_id}'s former {field} now belongs to contact #{holder}; \
                  change or merge that contact first."
@@ -921,7 +900,7 @@ fn restore(
         ("phone", &other.phone),
         ("identifier", &other.identifier),
     ] {
-        if let Some(holder) = holder_of(conn, field, value, &[])? {
+        if let Some(holder) = contact_service::holder_of(conn, field, value, &[])? {
             return Err(refused(format!(
                 "The {field} {} of contact #{other_id} now belongs to contact #{holder}; \
                  change or merge that contact first.",
@@ -1024,26 +1003,6 @@ fn restore(
     }
     webhooks::emit(conn, "contact.created", &other_now, serde_json::json!({}), None)?;
     Ok((kept_now, other_now))
-}
-
-/// The contact other than `except` that holds a unique value, if any.
-fn holder_of(
-    conn: &mut AnyConnection,
-    field: &str,
-    value: &Option<String>,
-    except: &[i32],
-) -> Result<Option<i32>, AppError> {
-    let Some(value) = value else { return Ok(None) };
-    let query = contacts::table
-        .filter(contacts::id.ne_all(except.to_vec()))
-        .select(contacts::id)
-        .into_boxed();
-    let query = match field {
-        "email" => query.filter(contacts::email.eq(value)),
-        "phone" => query.filter(contacts::phone.eq(value)),
-        _ => query.filter(contacts::identifier.eq(value)),
-    };
-    Ok(query.first(conn).optional()?)
 }
 
 /// Reopens what a merge resolved, unless its contact has opened another
