@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `user add`, `token new`, `seed`,
-//! `duplicates rebuild|recall`.
+//! `duplicates rebuild|recall`, `import`, `export`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db;
-use crate::service::{duplicates, seed, tokens, users};
+use crate::service::{duplicates, import, seed, tokens, users};
 
 #[derive(Parser)]
 #[command(name = "leadbook", version, about = "The contacts CRM for teams that sell over chat")]
@@ -52,6 +52,28 @@ enum Command {
     Duplicates {
         #[command(subcommand)]
         command: DuplicatesCommand,
+    },
+    /// Import contacts from a CSV file (product.md §6): checks the whole
+    /// file, then writes it; prints `created N, updated N, skipped N,
+    /// rejected N` as the last line.
+    Import {
+        file: std::path::PathBuf,
+        /// Check the file and print what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the rejected rows, with an `error` column, to this file.
+        #[arg(long, value_name = "OUT.csv")]
+        rejected: Option<std::path::PathBuf>,
+        /// The e-mail of the lead or admin the import is recorded for
+        /// (may be left out when there is exactly one admin).
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+        /// A column to ignore; repeat for several.
+        #[arg(long, value_name = "COLUMN")]
+        ignore: Vec<String>,
+        /// Ignore every column that is neither standard nor a custom attribute.
+        #[arg(long)]
+        ignore_unknown: bool,
     },
     /// Write contacts as CSV (the import layout plus information columns)
     /// to standard output: everyone's, or those with the given statuses and
@@ -208,6 +230,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // The seed wrote behind the finder's back: bring it up to date.
             rebuild(&mut conn, tty)
         }
+        Command::Import {
+            file,
+            dry_run,
+            rejected,
+            as_user,
+            ignore,
+            ignore_unknown,
+        } => {
+            let mut conn = connect(&settings)?;
+            let options = import::ImportOptions {
+                file_name: file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                ignore,
+                ignore_unknown,
+            };
+            let opened =
+                std::fs::File::open(&file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+            import_file(&mut conn, &settings, opened, &options, as_user, dry_run, rejected)
+        }
         Command::Export { status, label } => {
             let mut conn = connect(&settings)?;
             let pairs: Vec<(&str, &str)> = status
@@ -247,6 +290,106 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// The user an import from the command line is recorded for: the one named,
+/// or the only admin.
+fn import_actor(conn: &mut db::AnyConnection, as_user: Option<String>) -> anyhow::Result<users::Actor> {
+    if let Some(email) = as_user {
+        return users::find_by_email(conn, &email).map_err(describe);
+    }
+    let admins: Vec<users::UserSummary> = users::team(conn)
+        .map_err(describe)?
+        .into_iter()
+        .filter(|u| u.role == users::Role::Admin.as_str())
+        .collect();
+    match admins.as_slice() {
+        [only] => users::active_user(conn, only.id)
+            .map_err(describe)?
+            .ok_or_else(|| anyhow::anyhow!("the admin is not available")),
+        [] => anyhow::bail!("there is no admin to record the import for: add one, or name a lead with --as EMAIL"),
+        _ => anyhow::bail!("there are several admins: name the one the import is for with --as EMAIL"),
+    }
+}
+
+fn bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    // Drawn on standard error, and only when it is a terminal.
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Checks and (unless `dry_run`) commits a file, with progress bars on a
+/// terminal; prints the counts as the last line of standard output.
+fn import_file(
+    conn: &mut db::AnyConnection,
+    settings: &Settings,
+    file: std::fs::File,
+    options: &import::ImportOptions,
+    as_user: Option<String>,
+    dry_run: bool,
+    rejected: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let actor = import_actor(conn, as_user)?;
+    let started = std::time::Instant::now();
+    let id = import::start(conn, &actor, options).map_err(describe)?;
+    let reading = bar(0, "{spinner} {msg} {pos} rows ({per_sec})");
+    let checking = std::cell::OnceCell::new();
+    let checked = import::check(conn, id, file, options, settings.default_country, |step, n, total| {
+        if step == "reading" {
+            reading.set_message("reading");
+            reading.set_position(n as u64);
+        } else {
+            reading.finish_and_clear();
+            let b = checking.get_or_init(|| bar(total as u64, "checking {wide_bar} {pos}/{len} rows ({eta})"));
+            b.set_position(n as u64);
+        }
+    });
+    reading.finish_and_clear();
+    if let Some(b) = checking.get() {
+        b.finish_and_clear();
+    }
+    let checked = checked.map_err(describe)?;
+    let outcome = if dry_run {
+        checked.planned
+    } else {
+        import::begin_commit(conn, &actor, id).map_err(describe)?;
+        let writing = bar(
+            checked.total_rows as u64,
+            "importing {wide_bar} {pos}/{len} rows ({eta})",
+        );
+        let done = import::commit(conn, &actor, id, settings.default_country, |n, _| {
+            writing.set_position(n as u64)
+        });
+        writing.finish_and_clear();
+        done.map_err(describe)?.counts
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} {} rows in {seconds:.1}s ({:.0} rows/s)",
+        if dry_run { "checked" } else { "imported" },
+        checked.total_rows,
+        checked.total_rows as f64 / seconds.max(1e-9)
+    );
+    if let Some(path) = rejected {
+        let out = std::fs::File::create(&path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        let n = import::write_rejected_csv(conn, &actor, id, std::io::BufWriter::new(out)).map_err(describe)?;
+        eprintln!("wrote {n} rejected row(s) to {}", path.display());
+    }
+    if !dry_run && import::needs_finder_rebuild(&import::get(conn, &actor, id).map_err(describe)?) {
+        let started = std::time::Instant::now();
+        let stats = duplicates::rebuild(conn, |_| {}).map_err(describe)?;
+        eprintln!(
+            "duplicate finder: {} pairs among {} contacts in {:.1}s",
+            stats.pairs,
+            stats.contacts,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    println!("{outcome}");
+    Ok(())
 }
 
 /// Rebuilds the duplicate finder's keys and pairs, showing progress on a terminal.

@@ -260,7 +260,57 @@ diesel::joinable!(contact_labels -> contacts (contact_id));
 diesel::joinable!(contact_labels -> labels (label_id));
 diesel::joinable!(notes -> contacts (contact_id));
 diesel::joinable!(contact_match_keys -> contacts (contact_id));
+diesel::table! {
+    imports (id) {
+        id -> Integer,
+        user_id -> Integer,
+        file_name -> Text,
+        state -> Text,
+        error -> Nullable<Text>,
+        delimiter -> Text,
+        header -> Text,
+        mapping -> Text,
+        total_rows -> BigInt,
+        done_rows -> BigInt,
+        cursor_person -> BigInt,
+        planned_created -> BigInt,
+        planned_updated -> BigInt,
+        planned_skipped -> BigInt,
+        planned_rejected -> BigInt,
+        created -> BigInt,
+        updated -> BigInt,
+        skipped -> BigInt,
+        rejected -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    import_rows (import_id, person, line) {
+        import_id -> Integer,
+        person -> BigInt,
+        line -> BigInt,
+        cells -> Text,
+        read_error -> Nullable<Text>,
+        check_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    exports (id) {
+        id -> Integer,
+        user_id -> Nullable<Integer>,
+        filter -> Text,
+        row_count -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(merges -> users (user_id));
+diesel::joinable!(imports -> users (user_id));
+diesel::joinable!(import_rows -> imports (import_id));
 diesel::joinable!(contact_identities -> contacts (contact_id));
 diesel::joinable!(contact_identities -> inboxes (inbox_id));
 diesel::joinable!(conversations -> contacts (contact_id));
@@ -286,6 +336,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     custom_attributes,
     inboxes,
     duplicate_pairs,
+    exports,
+    import_rows,
+    imports,
     labels,
     merges,
     messages,

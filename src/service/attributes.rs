@@ -736,6 +736,39 @@ pub fn write_values(conn: &mut AnyConnection, contact_id: i32, changes: &ValueCh
     Ok(())
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = values)]
+struct NewValue {
+    contact_id: i32,
+    attribute_id: i32,
+    value_text: String,
+    value_key: String,
+    value_number: Option<f64>,
+}
+
+/// Writes the values of contacts that have none yet (an import's new
+/// contacts), many rows per statement: (contact ID, attribute ID, value).
+pub fn insert_new_values(conn: &mut AnyConnection, rows: &[(i32, i32, &Value)]) -> Result<(), AppError> {
+    let rows: Vec<NewValue> = rows
+        .iter()
+        .map(|(contact_id, attribute_id, value)| NewValue {
+            contact_id: *contact_id,
+            attribute_id: *attribute_id,
+            value_text: value.text(),
+            value_key: value.key(),
+            value_number: value.number(),
+        })
+        .collect();
+    // SQLite allows 32,766 bound parameters per statement: 5 per row.
+    for chunk in rows.chunks(5_000) {
+        match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(values::table).values(chunk).execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(values::table).values(chunk).execute(c)?,
+        };
+    }
+    Ok(())
+}
+
 /// Values per contact, keyed by attribute ID.
 pub type ContactValues = HashMap<i32, BTreeMap<i32, Value>>;
 

@@ -51,13 +51,17 @@ const BATCH: usize = 1000;
 /// and not simply a number such as `+60123456789`), or that starts with `'`
 /// followed by one of those, gets one leading `'`; import removes exactly one.
 pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
-    let risky = |s: &str| s.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(s);
-    let quoted_risky = cell.strip_prefix('\'').is_some_and(risky);
-    if risky(cell) || quoted_risky {
+    if is_formula(cell) || cell.strip_prefix('\'').is_some_and(is_formula) {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)
     }
+}
+
+/// A cell a spreadsheet would run as a formula: it starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return, and is not simply a number.
+pub fn is_formula(s: &str) -> bool {
+    s.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(s)
 }
 
 /// `+60123456789`, `-12.5`: a sign, digits and at most one decimal point.

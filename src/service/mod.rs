@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod duplicates;
 pub mod export;
+pub mod import;
 pub mod inboxes;
 pub mod labels;
 pub mod listing;

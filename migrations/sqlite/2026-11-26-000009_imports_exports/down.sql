@@ -1,0 +1,3 @@
+DROP TABLE exports;
+DROP TABLE import_rows;
+DROP TABLE imports;

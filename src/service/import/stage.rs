@@ -1,0 +1,207 @@
+//! Reading the file into the staging area: every row as it was, with the
+//! person it folds into (product.md §6: rows sharing an identifier, email
+//! or phone are one person) or the problem that rejects the row alone.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use diesel::prelude::*;
+use phonenumber::country::Id as CountryId;
+
+use super::file::{self, Field, Layout};
+use crate::db::schema::import_rows;
+use crate::db::AnyConnection;
+use crate::error::AppError;
+use crate::service::contact_fields::Phone;
+
+/// Rows written to the staging area per statement.
+const BATCH: usize = 2_000;
+
+#[derive(Insertable)]
+#[diesel(table_name = import_rows)]
+struct StagedRow {
+    import_id: i32,
+    person: i64,
+    line: i64,
+    cells: String,
+    read_error: Option<String>,
+}
+
+/// The keys that make two rows one person, in the order rows are matched.
+const KEYS: [(Field, &str); 3] = [
+    (Field::Identifier, "identifier"),
+    (Field::Email, "email"),
+    (Field::Phone, "phone"),
+];
+
+/// Assigns rows to people as they are read: a row joins the person that
+/// already holds one of its keys, or starts a new one named by its line.
+/// Only 64-bit hashes of the keys are kept (about 16 bytes a key), so a
+/// million-row file folds in bounded memory.
+struct Folder {
+    columns: Vec<(usize, &'static str, Field)>,
+    holders: HashMap<u64, i64>,
+    country: CountryId,
+    width: usize,
+}
+
+impl Folder {
+    fn new(layout: &Layout, country: CountryId) -> Self {
+        Self {
+            columns: KEYS
+                .iter()
+                .filter_map(|&(field, word)| layout.column_of(field).map(|c| (c, word, field)))
+                .collect(),
+            holders: HashMap::new(),
+            country,
+            width: layout.header.len(),
+        }
+    }
+
+    /// The key a cell gives: email lower-case, phone in E.164 when it
+    /// reads as one (so `012-345 6780` and `+60123456780` meet).
+    fn key(&self, field: Field, cell: &str) -> Option<String> {
+        let cell = file::clean(cell);
+        if cell.is_empty() {
+            return None;
+        }
+        Some(match field {
+            Field::Email => cell.to_lowercase(),
+            Field::Phone => Phone::parse(cell, self.country).map_or_else(|_| cell.to_string(), Phone::into_inner),
+            _ => cell.to_string(),
+        })
+    }
+
+    /// The person a row belongs to, or why it is rejected on its own.
+    fn person_of(&mut self, cells: &[&str], line: i64) -> Result<i64, String> {
+        let mut keys: Vec<(u64, &'static str, Option<i64>)> = Vec::with_capacity(3);
+        for &(column, word, field) in &self.columns {
+            if let Some(key) = self.key(field, cells[column]) {
+                let hash = fnv1a(word, &key);
+                keys.push((hash, word, self.holders.get(&hash).copied()));
+            }
+        }
+        let mut found = keys.iter().filter_map(|(_, word, p)| p.map(|p| (p, *word)));
+        let person = match found.next() {
+            None => line,
+            Some((first, first_word)) => {
+                if let Some((other, other_word)) = found.find(|(p, _)| *p != first) {
+                    return Err(format!(
+                        "joins two different people: its {first_word} is that of line {first} and its {other_word} that of line {other}"
+                    ));
+                }
+                first
+            }
+        };
+        for (hash, _, _) in keys {
+            self.holders.entry(hash).or_insert(person);
+        }
+        Ok(person)
+    }
+
+    fn stage(&mut self, import_id: i32, record: &csv::ByteRecord, line: i64) -> StagedRow {
+        let lossy: Vec<String> = record.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        let cells = serde_json::to_string(&lossy).unwrap_or_else(|_| "[]".into());
+        let read = if record.len() != self.width {
+            Err(format!(
+                "has {} cell{} where the header has {}",
+                record.len(),
+                if record.len() == 1 { "" } else { "s" },
+                self.width
+            ))
+        } else if record.iter().any(|c| std::str::from_utf8(c).is_err()) {
+            Err("contains bytes that are not UTF-8 text (save the file as CSV UTF-8)".into())
+        } else {
+            let cells: Vec<&str> = lossy.iter().map(String::as_str).collect();
+            self.person_of(&cells, line)
+        };
+        let (person, read_error) = match read {
+            Ok(person) => (person, None),
+            Err(e) => (line, Some(e)),
+        };
+        StagedRow {
+            import_id,
+            person,
+            line,
+            cells,
+            read_error,
+        }
+    }
+}
+
+/// FNV-1a over a key's kind and value: stable, fast, and 64 bits make a
+/// collision among a few million keys vanishingly unlikely.
+fn fnv1a(kind: &str, value: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in kind.bytes().chain([0]).chain(value.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+fn insert(conn: &mut AnyConnection, rows: &[StagedRow]) -> Result<(), AppError> {
+    // SQLite allows 32,766 bound parameters per statement: 5 per row.
+    match conn {
+        AnyConnection::Sqlite(c) => diesel::insert_into(import_rows::table).values(rows).execute(c)?,
+        AnyConnection::Postgresql(c) => diesel::insert_into(import_rows::table).values(rows).execute(c)?,
+    };
+    Ok(())
+}
+
+/// Reads the whole file into the staging area. The outer error is the
+/// database's; the inner one refuses the file, in a sentence.
+pub fn stage(
+    conn: &mut AnyConnection,
+    import_id: i32,
+    reader: impl Read,
+    delimiter: u8,
+    layout_of: impl FnOnce(&csv::ByteRecord) -> Result<Layout, String>,
+    country: CountryId,
+    mut progress: impl FnMut(&mut AnyConnection, i64) -> Result<(), AppError>,
+) -> Result<Result<(Layout, i64), String>, AppError> {
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
+    let mut record = csv::ByteRecord::new();
+    match csv.read_byte_record(&mut record) {
+        Ok(true) => {}
+        Ok(false) => return Ok(Err("The file is empty.".into())),
+        Err(e) => return Ok(Err(format!("The file could not be read: {e}"))),
+    }
+    let layout = match layout_of(&record) {
+        Ok(layout) => layout,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut folder = Folder::new(&layout, country);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut total = 0i64;
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Ok(Err(format!("The file could not be read after {total} rows: {e}"))),
+        }
+        // Blank rows (a spreadsheet's trailing empty lines) are not rows.
+        if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+            continue;
+        }
+        let line = record.position().map_or(total + 2, |p| p.line() as i64);
+        batch.push(folder.stage(import_id, &record, line));
+        total += 1;
+        if batch.len() == BATCH {
+            insert(conn, &batch)?;
+            batch.clear();
+            progress(conn, total)?;
+        }
+    }
+    if !batch.is_empty() {
+        insert(conn, &batch)?;
+    }
+    if total == 0 {
+        return Ok(Err("The file has a header but no rows.".into()));
+    }
+    Ok(Ok((layout, total)))
+}
