@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use phonenumber::country::Id as CountryId;
 
@@ -13,7 +13,7 @@ use super::Counts;
 use crate::db::schema::{contact_labels, contacts, import_rows, labels, status_history, users, webhooks};
 use crate::db::AnyConnection;
 use crate::error::AppError;
-use crate::service::attributes::{self, Definition, Value, ValueChanges};
+use crate::service::attributes::{self, Definition, Kind, Value, ValueChanges};
 use crate::service::contacts::{self as contact_service, Contact, ContactDraft, ContactInput, OwnerChoice};
 use crate::service::status::{LeadStatus, StatusSource};
 use crate::service::{duplicates, labels as label_service, webhooks as events};
@@ -93,6 +93,20 @@ fn fold(person: &Person, width: usize) -> Folded {
     Folded { values, changed }
 }
 
+/// A custom attribute's cell in the forms an import accepts beyond the
+/// form's own: dates written DD/MM/YYYY, and numbers with a decimal comma
+/// in a semicolon-delimited file.
+fn import_value(def: &Definition, cell: &str, delimiter: u8) -> String {
+    match def.kind {
+        Kind::Date => NaiveDate::parse_from_str(cell, "%d/%m/%Y")
+            .map_or_else(|_| cell.to_string(), |d| d.format("%Y-%m-%d").to_string()),
+        Kind::Number if delimiter == b';' && cell.matches(',').count() == 1 && !cell.contains('.') => {
+            cell.replace(',', ".")
+        }
+        _ => cell.to_string(),
+    }
+}
+
 /// A checked person, ready to match and write.
 pub struct Checked {
     draft: ContactDraft,
@@ -126,7 +140,8 @@ fn check(ctx: &Context<'_>, person: &Person) -> Result<Checked, String> {
     let mut custom = BTreeMap::new();
     for (column, target) in layout.targets.iter().enumerate() {
         if let (Target::Custom(d), Some(v)) = (target, &values[column]) {
-            custom.insert(ctx.defs[*d].key.clone(), v.clone());
+            let def = &ctx.defs[*d];
+            custom.insert(def.key.clone(), import_value(def, v, layout.delimiter));
         }
     }
     let input = ContactInput {
@@ -380,7 +395,7 @@ pub fn run_batch(
         plans.push(p);
     }
     if let Some(writer) = write {
-        writer.write(conn, ctx, plans, &held)?;
+        writer.write(conn, plans, &held)?;
     }
     Ok(BatchOutcome { counts, rejected, rows })
 }
@@ -445,13 +460,7 @@ fn owner_of(d: &ContactDraft) -> Option<i32> {
 }
 
 impl Writer {
-    fn write(
-        &self,
-        conn: &mut AnyConnection,
-        ctx: &Context<'_>,
-        plans: Vec<Plan>,
-        held: &Holders,
-    ) -> Result<(), AppError> {
+    fn write(&self, conn: &mut AnyConnection, plans: Vec<Plan>, held: &Holders) -> Result<(), AppError> {
         let announce = webhooks::table.count().get_result::<i64>(conn)? > 0;
         let creates: Vec<&Checked> = plans
             .iter()
@@ -467,7 +476,6 @@ impl Writer {
                 written.push(*id);
             }
         }
-        let _ = ctx;
         if self.refresh_finder {
             for id in written {
                 duplicates::refresh(conn, id)?;
