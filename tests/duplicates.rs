@@ -428,3 +428,55 @@ async fn a_customer_writing_from_instagram_under_a_handle_is_paired_with_their_c
     let same = app.contact_id(&[("name", "Siti binti Rahman")]).await;
     assert_eq!(pair_of(&app, original, same), None);
 }
+
+#[actix_web::test]
+async fn an_import_finds_the_pairs_a_rebuild_finds() {
+    use leadbook::service::import::{self, ImportOptions};
+    let app = app_as_admin().await;
+    let actor = app.with_db(|c| leadbook::service::users::find_by_email(c, "admin@example.com").expect("admin"));
+    app.with_db(|c| {
+        contact_service::create(
+            c,
+            &actor,
+            &draft("Siti binti Rahman", "siti.rahman@gmail.com", COMPANY, CITY),
+            StatusSource::Manual,
+        )
+        .expect("created")
+    });
+    // Pairs among the file's own rows and with the contact already there;
+    // each row has an identifier, since an import needs a key.
+    let file = format!(
+        "name,email,identifier,company,city\n\
+         siti.rahman,,ig-1,{COMPANY},{CITY}\n\
+         Siti binti Rahmam,,ig-2,{COMPANY},{CITY}\n\
+         SITI BINTI RAHMAN,sitirahman+x@googlemail.com,ig-3,,Kuantan\n\
+         Tan Wei Ming,,ig-4,{COMPANY},{CITY}\n\
+         Tan Wei Minh,,ig-5,{COMPANY},\n\
+         Lim Mei Ling,,ig-6,,{CITY}\n\
+         Lim Mei Lingg,,ig-7,,{CITY}\n"
+    );
+    let options = ImportOptions::default();
+    let done = app.with_db(|c| {
+        let id = import::start(c, &actor, &options).expect("started");
+        import::check(
+            c,
+            id,
+            file.as_bytes(),
+            &options,
+            phonenumber::country::Id::MY,
+            |_, _, _| {},
+        )
+        .expect("checked");
+        import::begin_commit(c, &actor, id).expect("begun");
+        import::commit(c, &actor, id, phonenumber::country::Id::MY, |_, _| {}).expect("committed")
+    });
+    assert_eq!(done.counts.to_string(), "created 7, updated 0, skipped 0, rejected 0");
+    let imported = pairs(&app);
+    assert!(imported.len() >= 5, "the import found pairs: {imported:?}");
+    app.with_db(|c| duplicates::rebuild(c, |_| {}).expect("rebuilt"));
+    assert_eq!(
+        pairs(&app),
+        imported,
+        "a rebuild finds exactly the pairs the import found"
+    );
+}

@@ -378,16 +378,6 @@ fn import_file(
         let n = import::write_rejected_csv(conn, &actor, id, std::io::BufWriter::new(out)).map_err(describe)?;
         eprintln!("wrote {n} rejected row(s) to {}", path.display());
     }
-    if !dry_run && import::needs_finder_rebuild(&import::get(conn, &actor, id).map_err(describe)?) {
-        let started = std::time::Instant::now();
-        let stats = duplicates::rebuild(conn, |_| {}).map_err(describe)?;
-        eprintln!(
-            "duplicate finder: {} pairs among {} contacts in {:.1}s",
-            stats.pairs,
-            stats.contacts,
-            started.elapsed().as_secs_f64()
-        );
-    }
     println!("{outcome}");
     Ok(())
 }

@@ -15,7 +15,7 @@ use super::attributes::Definition;
 use super::contacts;
 use super::listing::{self, ContactQuery, Cursor, OwnerFilter};
 use super::users::Actor;
-use crate::db::schema::users;
+use crate::db::schema::{exports, users};
 use crate::db::AnyConnection;
 use crate::error::AppError;
 
@@ -171,7 +171,37 @@ pub fn write_csv(
         }
     }
     csv.flush().map_err(|e| write_failed(e.into()))?;
+    record(conn, actor, &query, written)?;
     Ok(written)
+}
+
+/// The filter an export used, as the list's query string (`status=6&label=vip`).
+fn filter_of(query: &ContactQuery) -> String {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if !query.q.is_empty() {
+        pairs.push(("q".into(), query.q.clone()));
+    }
+    pairs.extend(query.statuses.iter().map(|s| ("status".into(), s.id().to_string())));
+    if let Some(owner) = query.owner.filter(|o| *o != OwnerFilter::All) {
+        pairs.push(("owner".into(), owner.as_param()));
+    }
+    pairs.extend(query.labels.iter().map(|l| ("label".into(), l.clone())));
+    pairs.extend(query.attrs.iter().map(|a| a.to_param()));
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+/// Each export keeps a record: who (none for the command line), the
+/// filter, how many rows — for the activity log.
+fn record(conn: &mut AnyConnection, actor: Option<&Actor>, query: &ContactQuery, rows: u64) -> Result<(), AppError> {
+    diesel::insert_into(exports::table)
+        .values((
+            exports::user_id.eq(actor.map(|a| a.id)),
+            exports::filter.eq(filter_of(query)),
+            exports::row_count.eq(rows as i64),
+            exports::created_at.eq(chrono::Utc::now().naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 fn write_failed(e: csv::Error) -> AppError {
