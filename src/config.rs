@@ -19,6 +19,9 @@ pub struct Settings {
     pub session_max_hours: i64,
     /// Largest JSON body the API reads, in KiB.
     pub max_json_kb: usize,
+    /// Largest import file uploaded through the page, in MiB (`MAX_UPLOAD_MB`);
+    /// the command line has no limit.
+    pub max_upload_mb: u64,
     /// Whether this instance runs the delivery worker (`DELIVERY_WORKER`).
     pub delivery_worker: bool,
     /// The first retry's wait after a failed delivery, doubling each time.
@@ -68,6 +71,7 @@ impl Settings {
             cookie_secure,
             session_max_hours: parse_number("SESSION_MAX_HOURS", &get("SESSION_MAX_HOURS", "168"))?,
             max_json_kb: parse_number("MAX_JSON_KB", &get("MAX_JSON_KB", "256"))?,
+            max_upload_mb: parse_number("MAX_UPLOAD_MB", &get("MAX_UPLOAD_MB", "1024"))?,
             delivery_worker: parse_flag("DELIVERY_WORKER", &get("DELIVERY_WORKER", "on"))?,
             delivery_retry_ms: parse_number("DELIVERY_RETRY_MS", &get("DELIVERY_RETRY_MS", "30000"))?,
             delivery_attempts: parse_number("DELIVERY_ATTEMPTS", &get("DELIVERY_ATTEMPTS", "6"))?,
@@ -126,6 +130,15 @@ mod tests {
         assert!(settings(&[("DEFAULT_COUNTRY", "XX1")])
             .unwrap_err()
             .contains("DEFAULT_COUNTRY"));
+    }
+
+    #[test]
+    fn the_upload_limit_defaults_to_a_gigabyte() {
+        assert_eq!(settings(&[]).unwrap().max_upload_mb, 1024);
+        assert_eq!(settings(&[("MAX_UPLOAD_MB", "5")]).unwrap().max_upload_mb, 5);
+        assert!(settings(&[("MAX_UPLOAD_MB", "lots")])
+            .unwrap_err()
+            .contains("MAX_UPLOAD_MB"));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! call, and the list filtered on both shows just that contact. A third:
 //! a WhatsApp message arrives through the API, an agent opens it from the
 //! menu's unread badge, replies, sees the reply delivered and the contact
-//! moved to Reach.
+//! moved to Reach. A fourth: a lead merges a duplicate and undoes it. A
+//! fifth: a lead imports a CSV file, checks the preview, commits it,
+//! watches the progress reach done and downloads the rejected rows.
 //! Screenshots land in `test-artifacts/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; run it with
@@ -611,6 +613,197 @@ async fn a_lead_merges_a_duplicate_and_undoes_it_from_the_merge_log() {
     assert!(text_of(&c, "tr[data-merge='1']").await.contains("Undone"));
     c.goto(&app.url(&format!("/contacts/{b}"))).await.unwrap();
     assert!(text_of(&c, "h1").await.contains("farah.aziz"), "B is back");
+
+    c.close().await.unwrap();
+}
+
+/// The value of attribute `name` on the element `css`, once it is there.
+async fn attr_of(c: &Client, css: &str, name: &str) -> Option<String> {
+    let name = name.to_string();
+    on_element(c, css, |e| {
+        let name = name.clone();
+        async move { e.attr(&name).await }
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_lead_imports_a_file_commits_it_and_downloads_the_rejected_rows() {
+    let app = spawn_app().await;
+    app.add_user("ada@example.com", "Ada Admin", Role::Admin);
+    app.add_user("lee@example.com", "Lee Lead", Role::Lead);
+    let admin = app.token_for("ada@example.com");
+    let res = app
+        .api(reqwest::Method::POST, "/custom_attributes", &admin)
+        .json(
+            &serde_json::json!({"key": "plan", "display_name": "Plan", "type": "list", "options": ["gold", "silver"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        reqwest::StatusCode::CREATED,
+        "the plan attribute is defined"
+    );
+
+    // A spreadsheet of 3,000 customers, two of them with mistakes: enough
+    // rows for the commit to take a moment.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    let mut csv = String::from("name,email,phone_number,plan,notes\n");
+    for n in 1..=3000 {
+        let plan = ["gold", "silver", ""][n % 3];
+        csv.push_str(&format!("Customer {n},customer{n}@example.com,,{plan},\n"));
+    }
+    csv.push_str("Chong Kah Wai,not-an-email,,gold,met at the fair\n");
+    csv.push_str("Hafiz Osman,hafiz@example.com,+60125556666,platinum,\n");
+    std::fs::write(&file, csv).unwrap();
+
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    sign_in(&c, &app, "lee@example.com").await;
+
+    // From the contacts list to the upload form; choose the file and send it.
+    click(&c, "a.button[href='/imports/new']").await;
+    expect_path(&c, "/imports/new").await;
+    let choose_file = || {
+        on_element(&c, "input[type=file][name=file]", |input| {
+            let path = file.display().to_string();
+            async move { input.send_keys(&path).await }
+        })
+    };
+    choose_file().await;
+    std::fs::write(artifacts().join("import-upload.png"), c.screenshot().await.unwrap()).unwrap();
+    click(&c, "form[action='/imports'] button[type=submit]").await;
+
+    // The notes column is neither standard nor a custom attribute: the file
+    // is refused, saying so; ignoring the column lets it through.
+    let refusal = text_of(&c, "#upload-error").await;
+    assert!(
+        refusal.contains("Unknown column \"notes\""),
+        "the refusal names the column: {refusal}"
+    );
+    expect_path(&c, "/imports").await;
+    std::fs::write(artifacts().join("import-refused.png"), c.screenshot().await.unwrap()).unwrap();
+    fill(&c, "#f-ignore", "notes").await;
+    choose_file().await;
+    click(&c, "form[action='/imports'] button[type=submit]").await;
+
+    // The preview: the mapping, what would happen, the first problems.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let path = path_of(&c).await;
+        if path
+            .strip_prefix("/imports/")
+            .is_some_and(|id| id.parse::<i32>().is_ok())
+        {
+            break path;
+        }
+        assert!(std::time::Instant::now() < deadline, "still on {path} after the upload");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        attr_of(&c, "ul.import-counts", "data-summary").await.as_deref(),
+        Some("created 3000, updated 0, skipped 0, rejected 2"),
+        "the dry run's counts"
+    );
+    assert_eq!(
+        text_of(&c, "table.import-columns tr[data-column='plan'] td:last-child").await,
+        "custom attribute plan",
+        "the plan column fills the custom attribute"
+    );
+    assert_eq!(
+        text_of(&c, "table.import-columns tr[data-column='notes'] td:last-child").await,
+        "ignored"
+    );
+    let reasons = texts_of(&c, "table.import-rejected td.reason").await;
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("email"), "{reasons:?}");
+    assert!(reasons[1].contains("plan"), "{reasons:?}");
+    assert_eq!(app.contact_count(), 0, "nothing is written before the commit");
+    let states: Vec<String> = app.with_db(|conn| {
+        use diesel::prelude::*;
+        use leadbook::db::schema::imports;
+        imports::table
+            .order(imports::id)
+            .select(imports::state)
+            .load(conn)
+            .unwrap()
+    });
+    assert_eq!(states, ["failed", "ready"], "the refused upload, then the checked one");
+    std::fs::write(artifacts().join("import-preview.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // Commit, then stay on the page: its script follows the progress and
+    // reloads it when the import is done.
+    click(&c, &format!("form[action='{page}/commit'] button[type=submit]")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut saw_progress = false;
+    loop {
+        let state = match c.find(Locator::Css(".import-state")).await {
+            Ok(e) => e.attr("data-state").await.unwrap_or_default().unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if state == "done" {
+            break;
+        }
+        if state == "committing" && !saw_progress {
+            if let Ok(bar) = c.find(Locator::Css(".import-progress progress")).await {
+                let max = bar.attr("max").await.unwrap().unwrap_or_default();
+                assert_eq!(max, "3002", "the bar counts the file's rows");
+                std::fs::write(artifacts().join("import-progress.png"), c.screenshot().await.unwrap()).unwrap();
+                saw_progress = true;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import page shows {state:?}, not done, after 2 minutes"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(path_of(&c).await, page, "still on the import's page");
+    assert_eq!(
+        attr_of(&c, "ul.import-counts", "data-summary").await.as_deref(),
+        Some("created 3000, updated 0, skipped 0, rejected 2"),
+        "what the import did"
+    );
+    assert_eq!(app.contact_count(), 3000);
+    std::fs::write(artifacts().join("import-done.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // The rejected rows: the result links them; the same user downloads them.
+    let href = attr_of(&c, "a[href$='/rejected.csv']", "href")
+        .await
+        .expect("the result links the rejected rows");
+    assert_eq!(href, format!("{page}/rejected.csv"));
+    let lee = app.login_as("lee@example.com").await;
+    let res = lee.get(&href).await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"rejected.csv\""
+    );
+    let text = res.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "the header and two rows: {text}");
+    assert_eq!(lines[0], "name,email,phone_number,plan,notes,error");
+    assert!(
+        lines[1].starts_with("Chong Kah Wai,not-an-email,,gold,met at the fair,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("Hafiz Osman,hafiz@example.com,+60125556666,platinum,,"),
+        "{}",
+        lines[2]
+    );
+
+    // On to the imported contacts.
+    click(&c, "a.button[href='/contacts?owner=all']").await;
+    expect_path(&c, "/contacts").await;
+    assert!(
+        text_of(&c, "a.count-all strong").await == "3000",
+        "the list counts the imported contacts"
+    );
 
     c.close().await.unwrap();
 }

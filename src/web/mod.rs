@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod duplicates;
 pub mod export;
+pub mod imports;
 pub mod merges;
 pub mod notes;
 pub mod pages;
@@ -76,6 +77,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/contacts/{id}/delete", web::post().to(contacts::delete))
         .route("/contacts/{id}/merge", web::get().to(merges::dialog))
         .route("/contacts/{id}/merge", web::post().to(merges::merge))
+        .route("/imports/new", web::get().to(imports::new_form))
+        .route("/imports", web::post().to(imports::upload))
+        .route("/imports/{id}", web::get().to(imports::show))
+        .route("/imports/{id}/commit", web::post().to(imports::commit))
+        .route("/imports/{id}/progress", web::get().to(imports::progress))
+        .route("/imports/{id}/rejected.csv", web::get().to(imports::rejected_csv))
         .route("/merges", web::get().to(merges::log))
         .route("/merges/{id}/undo", web::post().to(merges::undo))
         .route("/contacts/{id}/labels", web::post().to(notes::set_labels))

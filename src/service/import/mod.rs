@@ -420,9 +420,17 @@ pub fn begin_commit(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<
                 ))
             }
         }
+        // The check left done_rows at the total: a fresh commit starts from
+        // nothing written (a resumed one keeps what its batches wrote).
+        let done = if import.state == ImportState::Ready {
+            0
+        } else {
+            import.done_rows
+        };
         diesel::update(imports::table.find(id))
             .set((
                 imports::state.eq(ImportState::Committing.as_str()),
+                imports::done_rows.eq(done),
                 imports::updated_at.eq(now()),
             ))
             .execute(conn)?;
