@@ -25,7 +25,6 @@ use super::pages::{self, local_time, Layout};
 use super::AppState;
 use crate::db::Pool;
 use crate::error::AppError;
-use crate::service::duplicates;
 use crate::service::import::{self, Column, Counts, Import, ImportOptions, ImportState, RejectedRow};
 use crate::service::users::Actor;
 
@@ -573,15 +572,6 @@ fn write_import(pool: &Pool, actor: &Actor, id: i32, country: CountryId) {
             seconds = started.elapsed().as_secs_f64(),
             "import committed"
         );
-        if import::needs_finder_rebuild(&done) {
-            let stats = duplicates::rebuild(&mut conn, |_| {})?;
-            tracing::info!(
-                import = id,
-                contacts = stats.contacts,
-                pairs = stats.pairs,
-                "duplicate finder rebuilt after the import"
-            );
-        }
         Ok(())
     });
     if let Err(e) = result {
