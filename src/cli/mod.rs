@@ -246,6 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .unwrap_or_default(),
                 ignore,
                 ignore_unknown,
+                skip_dry_run: !dry_run,
             };
             let opened =
                 std::fs::File::open(&file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;

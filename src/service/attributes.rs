@@ -258,7 +258,10 @@ impl Definition {
                 .iter()
                 .find(|o| o.to_lowercase() == text.to_lowercase())
                 .map(|o| Value::List(o.clone()))
-                .ok_or_else(|| format!("must be one of: {}", self.options.join(", "))),
+                .ok_or_else(|| {
+                    let shown: String = text.chars().take(40).collect();
+                    format!("must be one of: {} (not \"{shown}\")", self.options.join(", "))
+                }),
         }
     }
 

@@ -329,6 +329,7 @@ pub async fn upload(
         file_name,
         ignore: upload.ignored_columns(),
         ignore_unknown: upload.ignore_unknown,
+        skip_dry_run: false,
     };
     let (actor, country) = (user.actor.clone(), state.settings.default_country);
     let checked = state

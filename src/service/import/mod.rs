@@ -84,6 +84,9 @@ pub struct ImportOptions {
     pub ignore: Vec<String>,
     /// Ignore every column that is neither standard nor a custom attribute.
     pub ignore_unknown: bool,
+    /// Read and stage the file but do not count what would happen: for a
+    /// commit that follows at once (the command line without `--dry-run`).
+    pub skip_dry_run: bool,
 }
 
 /// An import's record.
@@ -381,9 +384,13 @@ pub fn check(
             imports::done_rows.eq(0),
         ))
         .execute(conn)?;
-    let planned = pass(conn, id, &layout, &defs, country, None, &mut |n| {
-        progress("checking", n, total)
-    })?;
+    let planned = if options.skip_dry_run {
+        Counts::default()
+    } else {
+        pass(conn, id, &layout, &defs, country, None, &mut |n| {
+            progress("checking", n, total)
+        })?
+    };
     diesel::update(imports::table.find(id))
         .set((
             imports::state.eq(ImportState::Ready.as_str()),
@@ -429,6 +436,7 @@ pub fn begin_commit(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<
         };
         diesel::update(imports::table.find(id))
             .set((
+                imports::error.eq(None::<String>),
                 imports::state.eq(ImportState::Committing.as_str()),
                 imports::done_rows.eq(done),
                 imports::updated_at.eq(now()),
@@ -467,9 +475,16 @@ pub fn commit(
         now: now(),
     };
     let total = import.total_rows;
-    pass(conn, id, &layout, &defs, country, Some(writer), &mut |n| {
+    if let Err(e) = pass(conn, id, &layout, &defs, country, Some(writer), &mut |n| {
         progress(n, total)
-    })?;
+    }) {
+        // The batches written so far stay; the import shows as stalled and
+        // can be resumed. Keep the reason where its page can show it.
+        let _ = diesel::update(imports::table.find(id))
+            .set(imports::error.eq(format!("The last attempt to commit stopped: {e}")))
+            .execute(conn);
+        return Err(e);
+    }
     diesel::update(imports::table.find(id))
         .set((
             imports::state.eq(ImportState::Done.as_str()),
