@@ -138,6 +138,28 @@ async fn the_page_exports_the_filtered_list_in_the_import_layout() {
     let rows = rows_of(&res.text().await.unwrap());
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().any(|r| r[0] == "Tan, \"Wei\" Ming"), "{rows:?}");
+    // Each export keeps a record: who, which filter, how many rows.
+    let records: Vec<(Option<i32>, String, i64)> = t.app.with_db(|c| {
+        use diesel::prelude::*;
+        use leadbook::db::schema::exports;
+        exports::table
+            .order(exports::id)
+            .select((exports::user_id, exports::filter, exports::row_count))
+            .load(c)
+            .expect("exports")
+    });
+    let lead_id = t.app.with_db(|c| {
+        leadbook::service::users::find_by_email(c, "lead@example.com")
+            .expect("lead")
+            .id
+    });
+    assert_eq!(
+        records,
+        [
+            (Some(lead_id), "status=3".to_string(), 2),
+            (Some(lead_id), String::new(), 3)
+        ]
+    );
 
     // A filter that cannot be read is a 400, not a broken file.
     assert_eq!(

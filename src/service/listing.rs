@@ -870,6 +870,40 @@ pub fn page(
     })
 }
 
+/// Every contact `query` matches, in ID order, `size` at a time: calls
+/// `each` with each batch. For reading everything a filter matches (export),
+/// where the list's sorts and cursors do not matter; ID order is the primary
+/// key's, which every filter's index keeps too.
+pub fn each_batch(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+    size: usize,
+    mut each: impl FnMut(&mut AnyConnection, Vec<Contact>) -> Result<(), AppError>,
+) -> Result<(), AppError> {
+    let resolved = resolve(conn, query)?;
+    if resolved.impossible {
+        return Ok(());
+    }
+    let mut after = 0;
+    loop {
+        let q = filtered(conn, query, &resolved, me, calling_code)
+            .filter(contacts::id.gt(after))
+            .order(contacts::id.asc());
+        let batch = load(conn, q, size)?;
+        let Some(last) = batch.last().map(|c| c.id) else {
+            return Ok(());
+        };
+        let full = batch.len() == size;
+        each(conn, batch)?;
+        if !full {
+            return Ok(());
+        }
+        after = last;
+    }
+}
+
 /// Contacts per status across the whole team, read from the counts the
 /// database keeps up to date.
 pub fn status_counts(conn: &mut AnyConnection) -> Result<Vec<(LeadStatus, i64)>, AppError> {
