@@ -84,6 +84,10 @@ impl Manager {
 }
 
 /// Opens one connection to the database.
+/// A SQLite connection's memory settings: 256 MB of memory-mapped reads and
+/// a 16 MB page cache (work that needs other settings puts these back).
+pub const SQLITE_CACHE_PRAGMAS: &str = "PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16000;";
+
 pub fn establish(url: &DatabaseUrl) -> Result<AnyConnection, ConnectionError> {
     match url {
         DatabaseUrl::Postgres { url } => PgConnection::establish(url).map(AnyConnection::Postgresql),
@@ -96,8 +100,9 @@ pub fn establish(url: &DatabaseUrl) -> Result<AnyConnection, ConnectionError> {
             // connections instead of each re-reading pages by syscall.
             conn.batch_execute(
                 "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16000;",
+                 PRAGMA synchronous = NORMAL;",
             )
+            .and_then(|()| conn.batch_execute(SQLITE_CACHE_PRAGMAS))
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Sqlite(conn))
         }

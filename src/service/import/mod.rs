@@ -434,14 +434,24 @@ pub fn begin_commit(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<
         } else {
             import.done_rows
         };
-        diesel::update(imports::table.find(id))
-            .set((
-                imports::error.eq(None::<String>),
-                imports::state.eq(ImportState::Committing.as_str()),
-                imports::done_rows.eq(done),
-                imports::updated_at.eq(now()),
-            ))
-            .execute(conn)?;
+        // Only if nobody took it meanwhile: on PostgreSQL two requests can
+        // both have read `ready` (a double click), and one must lose.
+        let taken = diesel::update(
+            imports::table
+                .find(id)
+                .filter(imports::state.eq(import.state.as_str()))
+                .filter(imports::updated_at.eq(import.updated_at)),
+        )
+        .set((
+            imports::error.eq(None::<String>),
+            imports::state.eq(ImportState::Committing.as_str()),
+            imports::done_rows.eq(done),
+            imports::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+        if taken == 0 {
+            return Err(AppError::Conflict("This import is being committed already.".into()));
+        }
         find(conn, id)
     })
 }
@@ -453,7 +463,7 @@ pub fn commit(
     actor: &Actor,
     id: i32,
     country: CountryId,
-    mut progress: impl FnMut(i64, i64),
+    progress: impl FnMut(i64, i64),
 ) -> Result<Import, AppError> {
     check_allowed(actor)?;
     let import = find(conn, id)?;
@@ -468,6 +478,30 @@ pub fn commit(
         // count a big database's pages as this process's memory.
         c.batch_execute("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; PRAGMA mmap_size = 0;")?;
     }
+    let written = write_all(conn, actor, &import, country, progress);
+    if let AnyConnection::Sqlite(c) = conn {
+        use diesel::connection::SimpleConnection;
+        // The connection may go back to a pool: the usual settings again.
+        c.batch_execute(crate::db::SQLITE_CACHE_PRAGMAS)?;
+    }
+    if let Err(e) = &written {
+        // The batches written so far stay; the import shows as stalled and
+        // can be resumed. Keep the reason where its page can show it.
+        let _ = diesel::update(imports::table.find(id))
+            .set(imports::error.eq(format!("The last attempt to commit stopped: {e}")))
+            .execute(conn);
+    }
+    written
+}
+
+fn write_all(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    import: &Import,
+    country: CountryId,
+    mut progress: impl FnMut(i64, i64),
+) -> Result<Import, AppError> {
+    let id = import.id;
     let defs = attributes::definitions(conn)?;
     let layout = saved_layout(conn, id, &defs)?;
     let writer = people::Writer {
@@ -475,19 +509,16 @@ pub fn commit(
         now: now(),
     };
     let total = import.total_rows;
-    if let Err(e) = pass(conn, id, &layout, &defs, country, Some(writer), &mut |n| {
+    let counts = pass(conn, id, &layout, &defs, country, Some(writer), &mut |n| {
         progress(n, total)
-    }) {
-        // The batches written so far stay; the import shows as stalled and
-        // can be resumed. Keep the reason where its page can show it.
-        let _ = diesel::update(imports::table.find(id))
-            .set(imports::error.eq(format!("The last attempt to commit stopped: {e}")))
-            .execute(conn);
-        return Err(e);
-    }
+    })?;
     diesel::update(imports::table.find(id))
         .set((
             imports::state.eq(ImportState::Done.as_str()),
+            imports::created.eq(counts.created),
+            imports::updated.eq(counts.updated),
+            imports::skipped.eq(counts.skipped),
+            imports::rejected.eq(counts.rejected),
             imports::done_rows.eq(total),
             imports::updated_at.eq(now()),
             imports::finished_at.eq(now()),
@@ -562,7 +593,7 @@ fn pass(
                             .filter(import_rows::import_id.eq(id))
                             .filter(import_rows::person.eq(person)),
                     )
-                    .set(import_rows::check_error.eq(error))
+                    .set(import_rows::check_error.eq(printable(error)))
                     .execute(conn)?;
                 }
                 Ok(outcome)
@@ -582,7 +613,10 @@ fn pass(
                 )
                 .execute(conn)?;
                 let c = counts_after(counts, outcome.counts);
-                diesel::update(imports::table.find(id))
+                // Only from where this commit left it: a second commit of
+                // the same import (taken over as stalled while this one was
+                // only slow) makes one of them stop here.
+                let moved = diesel::update(imports::table.find(id).filter(imports::cursor_person.eq(after)))
                     .set((
                         imports::cursor_person.eq(last),
                         imports::created.eq(c.created),
@@ -593,6 +627,11 @@ fn pass(
                         imports::updated_at.eq(now()),
                     ))
                     .execute(conn)?;
+                if moved == 0 {
+                    return Err(AppError::Conflict(
+                        "Another commit of this import took over; this one stopped.".into(),
+                    ));
+                }
                 Ok::<_, AppError>(outcome)
             })?,
         };
@@ -605,6 +644,12 @@ fn pass(
         progress(done);
     }
     Ok(counts)
+}
+
+/// A message as stored: the cells it quotes may hold control characters
+/// (PostgreSQL refuses NUL in text), shown as U+FFFD.
+fn printable(message: &str) -> String {
+    message.replace(|c: char| c.is_control(), "\u{FFFD}")
 }
 
 fn counts_after(a: Counts, b: Counts) -> Counts {
@@ -674,8 +719,13 @@ pub fn write_rejected_csv(conn: &mut AnyConnection, actor: &Actor, id: i32, out:
         let rows = rejected_after(conn, id, after, 1_000)?;
         let Some(last) = rows.last().map(|r| r.line) else { break };
         for row in &rows {
-            csv.write_record(row.cells.iter().map(String::as_str).chain([row.error.as_str()]))
-                .map_err(failed)?;
+            // As export does: a spreadsheet must not run a cell; import
+            // removes the one `'` again when the corrected file comes back.
+            for cell in row.cells.iter().chain([&row.error]) {
+                csv.write_field(export::spreadsheet_safe(cell).as_bytes())
+                    .map_err(failed)?;
+            }
+            csv.write_record(std::iter::empty::<&[u8]>()).map_err(failed)?;
         }
         written += rows.len() as u64;
         after = last;

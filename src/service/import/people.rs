@@ -14,6 +14,7 @@ use crate::db::schema::{contact_labels, contacts, import_rows, labels, status_hi
 use crate::db::AnyConnection;
 use crate::error::AppError;
 use crate::service::attributes::{self, Definition, Kind, Value, ValueChanges};
+use crate::service::contact_fields::Phone;
 use crate::service::contacts::{self as contact_service, Contact, ContactDraft, ContactInput, OwnerChoice};
 use crate::service::status::{LeadStatus, StatusSource};
 use crate::service::{duplicates, labels as label_service, webhooks as events};
@@ -74,23 +75,47 @@ struct Folded {
     changed: Vec<bool>,
 }
 
-fn fold(person: &Person, width: usize) -> Folded {
-    let mut values: Vec<Option<String>> = vec![None; width];
+fn fold(person: &Person, layout: &Layout, country: CountryId) -> Folded {
+    let mut values: Vec<Option<String>> = vec![None; layout.header.len()];
     let mut changed = Vec::with_capacity(person.rows.len());
     for (i, (_, cells)) in person.rows.iter().enumerate() {
         let mut any = false;
-        for (slot, cell) in values.iter_mut().zip(cells) {
+        for ((slot, cell), target) in values.iter_mut().zip(cells).zip(&layout.targets) {
             let cell = file::clean(cell);
-            if !cell.is_empty() && slot.as_deref() != Some(cell) {
-                any = true;
-                *slot = Some(cell.to_string());
+            if cell.is_empty() || *target == Target::Ignored || slot.as_deref() == Some(cell) {
+                continue;
             }
+            // `ALI@x.com` after `ali@x.com`, or `012-345 6780` after
+            // `+60123456780`, writes the same value: not a change.
+            if slot
+                .as_deref()
+                .is_none_or(|old| comparable(*target, old, country) != comparable(*target, cell, country))
+            {
+                any = true;
+            }
+            *slot = Some(cell.to_string());
         }
         if i > 0 {
             changed.push(any);
         }
     }
     Folded { values, changed }
+}
+
+/// A cell as its value compares: what the contact would hold.
+fn comparable(target: Target, cell: &str, country: CountryId) -> String {
+    match target {
+        Target::Standard(Field::Phone) => {
+            Phone::parse(cell, country).map_or_else(|_| cell.to_string(), Phone::into_inner)
+        }
+        Target::Standard(Field::Status) => {
+            LeadStatus::parse(cell).map_or_else(|_| cell.to_string(), |s| s.id().to_string())
+        }
+        Target::Standard(Field::Email | Field::Owner | Field::Labels | Field::Country) | Target::Custom(_) => {
+            cell.to_lowercase()
+        }
+        _ => cell.to_string(),
+    }
 }
 
 /// A custom attribute's cell in the forms an import accepts beyond the
@@ -119,7 +144,7 @@ pub struct Checked {
 /// by e-mail; labels that exist.
 fn check(ctx: &Context<'_>, person: &Person) -> Result<Checked, String> {
     let layout = ctx.layout;
-    let Folded { values, changed } = fold(person, layout.header.len());
+    let Folded { values, changed } = fold(person, layout, ctx.country);
     let cell = |field: Field| {
         layout
             .column_of(field)

@@ -12,7 +12,11 @@ use super::file::{self, Field, Layout};
 use crate::db::schema::import_rows;
 use crate::db::AnyConnection;
 use crate::error::AppError;
-use crate::service::contact_fields::Phone;
+use crate::service::contact_fields::{Email, Phone};
+
+/// The most rows that fold into one person: a person's rows are read
+/// together, so this bounds the memory a pass needs.
+const MAX_PERSON_ROWS: u32 = 1_000;
 
 /// Rows written to the staging area per statement.
 const BATCH: usize = 2_000;
@@ -41,6 +45,8 @@ const KEYS: [(Field, &str); 3] = [
 struct Folder {
     columns: Vec<(usize, &'static str, Field)>,
     holders: HashMap<u64, i64>,
+    /// Rows of the people that have more than one.
+    sizes: HashMap<i64, u32>,
     country: CountryId,
     width: usize,
 }
@@ -53,6 +59,7 @@ impl Folder {
                 .filter_map(|&(field, word)| layout.column_of(field).map(|c| (c, word, field)))
                 .collect(),
             holders: HashMap::new(),
+            sizes: HashMap::new(),
             country,
             width: layout.header.len(),
         }
@@ -65,11 +72,14 @@ impl Folder {
         if cell.is_empty() {
             return None;
         }
-        Some(match field {
-            Field::Email => cell.to_lowercase(),
-            Field::Phone => Phone::parse(cell, self.country).map_or_else(|_| cell.to_string(), Phone::into_inner),
-            _ => cell.to_string(),
-        })
+        // Only valid keys fold rows together: a placeholder such as `n/a`
+        // in the email column must not make one person of a thousand rows
+        // (those rows are rejected anyway).
+        match field {
+            Field::Email => Email::parse(cell).ok().map(Email::into_inner),
+            Field::Phone => Phone::parse(cell, self.country).ok().map(Phone::into_inner),
+            _ => Some(cell.to_string()),
+        }
     }
 
     /// The person a row belongs to, or why it is rejected on its own.
@@ -93,6 +103,16 @@ impl Folder {
                 first
             }
         };
+        if person != line {
+            let rows = self.sizes.entry(person).or_insert(1);
+            if *rows >= MAX_PERSON_ROWS {
+                return Err(format!(
+                    "would be row {} of the person on line {person}: at most {MAX_PERSON_ROWS} rows fold into one person",
+                    *rows + 1
+                ));
+            }
+            *rows += 1;
+        }
         for (hash, _, _) in keys {
             self.holders.entry(hash).or_insert(person);
         }
