@@ -75,25 +75,17 @@ struct Folded {
     changed: Vec<bool>,
 }
 
-fn fold(person: &Person, layout: &Layout, country: CountryId) -> Folded {
-    let mut values: Vec<Option<String>> = vec![None; layout.header.len()];
+fn fold(ctx: &Context<'_>, person: &Person) -> Folded {
+    let mut values: Vec<Option<String>> = vec![None; ctx.layout.header.len()];
     let mut changed = Vec::with_capacity(person.rows.len());
     for (i, (_, cells)) in person.rows.iter().enumerate() {
         let mut any = false;
-        for ((slot, cell), target) in values.iter_mut().zip(cells).zip(&layout.targets) {
+        for (column, (slot, cell)) in values.iter_mut().zip(cells).enumerate() {
             let cell = file::clean(cell);
-            if cell.is_empty() || *target == Target::Ignored || slot.as_deref() == Some(cell) {
-                continue;
+            if !cell.is_empty() && slot.as_deref() != Some(cell) {
+                any |= slot.as_deref().is_none_or(|old| !same_value(ctx, column, old, cell));
+                *slot = Some(cell.to_string());
             }
-            // `ALI@x.com` after `ali@x.com`, or `012-345 6780` after
-            // `+60123456780`, writes the same value: not a change.
-            if slot
-                .as_deref()
-                .is_none_or(|old| comparable(*target, old, country) != comparable(*target, cell, country))
-            {
-                any = true;
-            }
-            *slot = Some(cell.to_string());
         }
         if i > 0 {
             changed.push(any);
@@ -102,20 +94,38 @@ fn fold(person: &Person, layout: &Layout, country: CountryId) -> Folded {
     Folded { values, changed }
 }
 
-/// A cell as its value compares: what the contact would hold.
-fn comparable(target: Target, cell: &str, country: CountryId) -> String {
-    match target {
-        Target::Standard(Field::Phone) => {
-            Phone::parse(cell, country).map_or_else(|_| cell.to_string(), Phone::into_inner)
-        }
-        Target::Standard(Field::Status) => {
-            LeadStatus::parse(cell).map_or_else(|_| cell.to_string(), |s| s.id().to_string())
-        }
-        Target::Standard(Field::Email | Field::Owner | Field::Labels | Field::Country) | Target::Custom(_) => {
-            cell.to_lowercase()
-        }
-        _ => cell.to_string(),
-    }
+/// Whether two cells of a column stand for the same value, so that a later
+/// row writing a value another way (`ALI@Example.com`, `012-345 6789`,
+/// `reach`, `GOLD`, `100.0`) changes nothing; nor does an ignored column.
+fn same_value(ctx: &Context<'_>, column: usize, a: &str, b: &str) -> bool {
+    let canonical = |cell: &str| -> Option<String> {
+        Some(match ctx.layout.targets[column] {
+            Target::Ignored => String::new(),
+            Target::Standard(Field::Email | Field::Owner) => cell.to_lowercase(),
+            Target::Standard(Field::Country) => cell.to_uppercase(),
+            Target::Standard(Field::Phone) => Phone::parse(cell, ctx.country).ok()?.into_inner(),
+            Target::Standard(Field::Status) => LeadStatus::parse(cell).ok()?.id().to_string(),
+            Target::Standard(Field::Labels) => {
+                let mut names = cell
+                    .split(',')
+                    .filter(|n| !n.trim().is_empty())
+                    .map(label_service::parse_name)
+                    .collect::<Result<Vec<_>, _>>()
+                    .ok()?;
+                names.sort();
+                names.dedup();
+                names.join(",")
+            }
+            Target::Custom(d) => {
+                let def = &ctx.defs[d];
+                def.parse_text(&import_value(def, cell, ctx.layout.delimiter))
+                    .ok()?
+                    .text()
+            }
+            Target::Standard(_) => return None,
+        })
+    };
+    a == b || canonical(a).is_some_and(|a| Some(a) == canonical(b))
 }
 
 /// A custom attribute's cell in the forms an import accepts beyond the
@@ -144,7 +154,7 @@ pub struct Checked {
 /// by e-mail; labels that exist.
 fn check(ctx: &Context<'_>, person: &Person) -> Result<Checked, String> {
     let layout = ctx.layout;
-    let Folded { values, changed } = fold(person, layout, ctx.country);
+    let Folded { values, changed } = fold(ctx, person);
     let cell = |field: Field| {
         layout
             .column_of(field)

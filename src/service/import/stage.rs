@@ -2,7 +2,7 @@
 //! person it folds into (product.md §6: rows sharing an identifier, email
 //! or phone are one person) or the problem that rejects the row alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 
 use diesel::prelude::*;
@@ -160,6 +160,70 @@ fn fnv1a(kind: &str, value: &str) -> u64 {
     hash
 }
 
+/// The file as the CSV reader reads it, remembering where the recent line
+/// breaks were: the reader's own line count is taken before it skips what
+/// precedes a record (the `\n` of a `\r\n`, blank lines), and counts only
+/// `\n`, so it is one short in every `\r\n` file, behind after a blank
+/// line, and stuck at 1 in a file whose lines end with `\r` alone.
+struct LineIndex<R> {
+    inner: R,
+    /// Bytes read so far.
+    read: u64,
+    /// The `\r` and `\n` bytes from the oldest record still asked about on:
+    /// (offset, whether it is `\n`).
+    breaks: VecDeque<(u64, bool)>,
+    /// Line breaks before those.
+    lines_before: u64,
+}
+
+impl<R: Read> Read for LineIndex<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                self.breaks.push_back((self.read + i as u64, b == b'\n'));
+            }
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> LineIndex<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            read: 0,
+            breaks: VecDeque::new(),
+            lines_before: 0,
+        }
+    }
+
+    /// Whether the break at `breaks[i]` ends a line: a `\n`, or a `\r` not
+    /// followed by one.
+    fn ends_line(&self, i: usize) -> bool {
+        let (at, lf) = self.breaks[i];
+        lf || self.breaks.get(i + 1).is_none_or(|&(next, lf)| next != at + 1 || !lf)
+    }
+
+    /// The line (from 1) of the first byte from `offset` on that is not a
+    /// line break: where a record the reader began at `offset` starts.
+    /// Forgets the breaks before `offset` (records are asked about in order).
+    fn line_at(&mut self, offset: u64) -> i64 {
+        while self.breaks.front().is_some_and(|&(at, _)| at < offset) {
+            self.lines_before += u64::from(self.ends_line(0));
+            self.breaks.pop_front();
+        }
+        // The breaks the reader skips before the record: a run from `offset` on.
+        let skipped = (offset..)
+            .zip(&self.breaks)
+            .take_while(|(next, (at, _))| at == next)
+            .count();
+        let lines = (0..skipped).filter(|&i| self.ends_line(i)).count();
+        (1 + self.lines_before + lines as u64) as i64
+    }
+}
+
 fn insert(conn: &mut AnyConnection, rows: &[StagedRow]) -> Result<(), AppError> {
     // SQLite allows 32,766 bound parameters per statement: 5 per row.
     match conn {
@@ -184,7 +248,7 @@ pub fn stage(
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader);
+        .from_reader(LineIndex::new(reader));
     let mut record = csv::ByteRecord::new();
     match csv.read_byte_record(&mut record) {
         Ok(true) => {}
@@ -208,7 +272,10 @@ pub fn stage(
         if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
-        let line = record.position().map_or(total + 2, |p| p.line() as i64);
+        let line = match record.position() {
+            Some(p) => csv.get_mut().line_at(p.byte()),
+            None => total + 2,
+        };
         batch.push(folder.stage(import_id, &record, line));
         total += 1;
         if batch.len() == BATCH {
@@ -224,4 +291,34 @@ pub fn stage(
         return Ok(Err("The file has a header but no rows.".into()));
     }
     Ok(Ok((layout, total)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineIndex;
+
+    /// The line each record starts on, as staging numbers them.
+    fn lines(text: &str) -> Vec<i64> {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(LineIndex::new(text.as_bytes()));
+        let mut record = csv::ByteRecord::new();
+        let mut out = Vec::new();
+        while csv.read_byte_record(&mut record).unwrap() {
+            let offset = record.position().unwrap().byte();
+            out.push(csv.get_mut().line_at(offset));
+        }
+        out
+    }
+
+    #[test]
+    fn records_keep_their_lines_whatever_ends_them() {
+        assert_eq!(lines("h\na\nb\n"), [1, 2, 3]);
+        assert_eq!(lines("h\r\na\r\nb\r\n"), [1, 2, 3]);
+        assert_eq!(lines("h\ra\rb\r"), [1, 2, 3]);
+        assert_eq!(lines("h\n\n\na\r\n\r\nb"), [1, 4, 6]);
+        assert_eq!(lines("h\r\n\"x\r\ny\",1\r\nb\r\n"), [1, 2, 4]);
+        assert_eq!(lines("h\r\"x\ry\"\r\rb"), [1, 2, 5]);
+    }
 }
