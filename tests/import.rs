@@ -1374,3 +1374,90 @@ fn an_import_killed_while_committing_completes_when_run_again() {
     assert_eq!(contacts::table.count().get_result::<i64>(c).unwrap(), ROWS);
     assert_eq!(status_history::table.count().get_result::<i64>(c).unwrap(), ROWS);
 }
+
+/// Runs the service's check on `file` for the admin, returning the import.
+fn checked(db: &mut Db, file: &[u8]) -> import::Import {
+    let options = import::ImportOptions::default();
+    let id = import::start(&mut db.conn, &db.admin, &options).expect("started");
+    import::check(
+        &mut db.conn,
+        id,
+        file,
+        &options,
+        phonenumber::country::Id::MY,
+        |_, _, _| {},
+    )
+    .expect("checked")
+}
+
+fn committed(db: &mut Db, id: i32) -> import::Import {
+    import::begin_commit(&mut db.conn, &db.admin, id).expect("begun");
+    import::commit(&mut db.conn, &db.admin, id, phonenumber::country::Id::MY, |_, _| {}).expect("committed")
+}
+
+#[test]
+fn a_commit_of_only_unreadable_rows_keeps_its_counts() {
+    let mut db = Db::new();
+    // A trailing delimiter: three cells under a two-column header.
+    let import = checked(&mut db, b"name,email\nAli,ali@example.com,\n");
+    assert_eq!(
+        import.planned.to_string(),
+        "created 0, updated 0, skipped 0, rejected 1"
+    );
+    let done = committed(&mut db, import.id);
+    assert_eq!(done.counts.to_string(), "created 0, updated 0, skipped 0, rejected 1");
+}
+
+#[test]
+fn an_import_is_committed_once() {
+    let mut db = Db::new();
+    let import = checked(&mut db, b"name,email\nAli,ali@example.com\n");
+    import::begin_commit(&mut db.conn, &db.admin, import.id).expect("the first commit begins");
+    let again = import::begin_commit(&mut db.conn, &db.admin, import.id);
+    assert!(
+        matches!(again, Err(leadbook::error::AppError::Conflict(_))),
+        "a second commit of the same import is refused: {again:?}"
+    );
+    let done = import::commit(
+        &mut db.conn,
+        &db.admin,
+        import.id,
+        phonenumber::country::Id::MY,
+        |_, _| {},
+    )
+    .expect("committed");
+    assert_eq!(done.counts.to_string(), "created 1, updated 0, skipped 0, rejected 0");
+}
+
+#[test]
+fn hostile_rows_are_rejected_alone() {
+    let mut db = Db::new();
+    let mut file = String::from("name,email,identifier,status\n");
+    // Past the first 8 KB, where the binary sniff looks: a NUL in a status
+    // cell (quoted in its message; PostgreSQL refuses NUL in text).
+    for i in 0..300 {
+        file.push_str(&format!("Person {i},p{i}@example.com,,New\n"));
+    }
+    file.push_str("Ali,ali@example.com,,Won\0\n");
+    // A placeholder email does not make one person of unrelated rows.
+    file.push_str("Bob,n/a,id-b,New\nCik,n/a,id-c,New\n");
+    // At most 1,000 rows fold into one person.
+    for _ in 0..1_001 {
+        file.push_str("Dan,dan@example.com,,New\n");
+    }
+    let import = checked(&mut db, file.as_bytes());
+    let rejected = import::rejected(&mut db.conn, &db.admin, import.id, 10).expect("rejected rows");
+    let reasons: Vec<(i64, String)> = rejected.iter().map(|r| (r.line, r.error.clone())).collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons[0].1.contains("status") && reasons[0].1.contains('\u{FFFD}'),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].1.contains("email is not a valid address"), "{reasons:?}");
+    assert!(reasons[2].1.contains("email is not a valid address"), "{reasons:?}");
+    assert!(reasons[3].1.contains("at most 1000 rows"), "{reasons:?}");
+    assert_eq!(
+        import.planned.to_string(),
+        "created 301, updated 0, skipped 999, rejected 4"
+    );
+}
