@@ -559,9 +559,9 @@ pub async fn commit(
     Ok(pages::see_other(&format!("/imports/{id}")))
 }
 
-/// Writes a committing import, then rebuilds the duplicate finder when the
-/// import was too big to refresh it contact by contact. A failure is logged;
-/// the import then stalls, and its page offers to resume it.
+/// Writes a committing import (the service keeps the duplicate finder
+/// current batch by batch). A failure is logged and kept on the import,
+/// which then stalls; its page offers to resume it.
 fn write_import(pool: &Pool, actor: &Actor, id: i32, country: CountryId) {
     let started = std::time::Instant::now();
     let result = pool.get().map_err(AppError::from).and_then(|mut conn| {
