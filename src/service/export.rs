@@ -92,11 +92,33 @@ pub fn write_csv(
     query: &ContactQuery,
     calling_code: u16,
     out: impl Write,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<u64, AppError> {
     if let Some(actor) = actor {
         check_allowed(actor)?;
     }
+    use diesel::connection::SimpleConnection;
+    if let AnyConnection::Sqlite(c) = conn {
+        // A pass over the whole table through memory-mapped reads would map
+        // up to 256 MB of it into this process; the page cache is enough
+        // for one sequential read.
+        c.batch_execute("PRAGMA mmap_size = 0;")?;
+    }
+    let written = write_rows(conn, actor, query, calling_code, out, progress);
+    if let AnyConnection::Sqlite(c) = conn {
+        c.batch_execute(crate::db::SQLITE_CACHE_PRAGMAS)?;
+    }
+    written
+}
+
+fn write_rows(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    query: &ContactQuery,
+    calling_code: u16,
+    out: impl Write,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, AppError> {
     let me = actor.map_or(0, |a| a.id);
     let mut query = query.clone();
     query.owner.get_or_insert(OwnerFilter::All);
