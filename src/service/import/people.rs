@@ -247,7 +247,7 @@ struct Holders {
     labels: HashMap<i32, Vec<i32>>,
 }
 
-fn holders(conn: &mut AnyConnection, people: &[&Checked]) -> Result<Holders, AppError> {
+fn holders(conn: &mut AnyConnection, defs: &[Definition], people: &[&Checked]) -> Result<Holders, AppError> {
     let wanted = |f: fn(&ContactDraft) -> &Option<String>| -> Vec<String> {
         people.iter().filter_map(|p| f(&p.draft).clone()).collect()
     };
@@ -291,7 +291,6 @@ fn holders(conn: &mut AnyConnection, people: &[&Checked]) -> Result<Holders, App
     let (values, labels) = if ids.is_empty() {
         Default::default()
     } else {
-        let defs = attributes::definitions(conn)?;
         let mut labels: HashMap<i32, Vec<i32>> = HashMap::new();
         for chunk in ids.chunks(5_000) {
             let rows: Vec<(i32, i32)> = contact_labels::table
@@ -304,7 +303,7 @@ fn holders(conn: &mut AnyConnection, people: &[&Checked]) -> Result<Holders, App
         }
         let mut values = attributes::ContactValues::new();
         for chunk in ids.chunks(5_000) {
-            values.extend(attributes::values_of(conn, &defs, chunk)?);
+            values.extend(attributes::values_of(conn, defs, chunk)?);
         }
         (values, labels)
     };
@@ -408,7 +407,7 @@ pub fn run_batch(
             }
         }
     }
-    let held = holders(conn, &checked.iter().map(|(_, c)| c).collect::<Vec<_>>())?;
+    let held = holders(conn, ctx.defs, &checked.iter().map(|(_, c)| c).collect::<Vec<_>>())?;
     let mut plans = Vec::with_capacity(checked.len());
     for (person, c) in checked {
         let p = plan(ctx, c, &held);
