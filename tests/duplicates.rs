@@ -471,6 +471,12 @@ async fn an_import_finds_the_pairs_a_rebuild_finds() {
         import::commit(c, &actor, id, phonenumber::country::Id::MY, |_, _| {}).expect("committed")
     });
     assert_eq!(done.counts.to_string(), "created 7, updated 0, skipped 0, rejected 0");
+    // The new contacts wait in the finder's backlog until it catches up.
+    assert_eq!(app.with_db(|c| duplicates::backlog(c).expect("counted")), 7);
+    assert!(pairs(&app).is_empty(), "no pairs before the catch-up");
+    let keyed = app.with_db(|c| duplicates::catch_up(c, |_| {}).expect("caught up"));
+    assert_eq!(keyed, 7);
+    assert_eq!(app.with_db(|c| duplicates::backlog(c).expect("counted")), 0);
     let imported = pairs(&app);
     assert!(imported.len() >= 5, "the import found pairs: {imported:?}");
     app.with_db(|c| duplicates::rebuild(c, |_| {}).expect("rebuilt"));

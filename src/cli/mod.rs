@@ -74,6 +74,11 @@ enum Command {
         /// Ignore every column that is neither standard nor a custom attribute.
         #[arg(long)]
         ignore_unknown: bool,
+        /// Leave the new contacts in the duplicate finder's backlog instead
+        /// of keying them before exiting: a running server keys them in the
+        /// background, or `leadbook duplicates catch-up` does.
+        #[arg(long)]
+        defer_duplicates: bool,
     },
     /// Write contacts as CSV (the import layout plus information columns)
     /// to standard output: everyone's, or those with the given statuses and
@@ -92,6 +97,9 @@ enum Command {
 enum DuplicatesCommand {
     /// Recompute every contact's match keys and the likely duplicate pairs.
     Rebuild,
+    /// Key the contacts waiting in the finder's backlog (an import's new
+    /// contacts) and find their pairs.
+    CatchUp,
     /// How many of the duplicates `seed --duplicates` planted are among the
     /// finder's strongest N pairs.
     Recall {
@@ -237,6 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             as_user,
             ignore,
             ignore_unknown,
+            defer_duplicates,
         } => {
             let mut conn = connect(&settings)?;
             let options = import::ImportOptions {
@@ -250,7 +259,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let opened =
                 std::fs::File::open(&file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
-            import_file(&mut conn, &settings, opened, &options, as_user, dry_run, rejected)
+            import_file(&mut conn, &settings, opened, &options, as_user, dry_run, rejected)?;
+            if !dry_run && !defer_duplicates {
+                catch_up(&mut conn)?;
+            }
+            Ok(())
         }
         Command::Export { status, label } => {
             let mut conn = connect(&settings)?;
@@ -271,6 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = connect(&settings)?;
             match command {
                 DuplicatesCommand::Rebuild => rebuild(&mut conn, std::io::stderr().is_terminal()),
+                DuplicatesCommand::CatchUp => catch_up(&mut conn),
                 DuplicatesCommand::Recall { top } => {
                     let recall = duplicates::recall(&mut conn, top).map_err(describe)?;
                     if recall.planted == 0 {
@@ -365,21 +379,46 @@ fn import_file(
             writing.set_position(n as u64)
         });
         writing.finish_and_clear();
-        done.map_err(describe)?.counts
+        let counts = done.map_err(describe)?.counts;
+        report_import(checked.total_rows, false, started);
+        counts
     };
-    let seconds = started.elapsed().as_secs_f64();
-    eprintln!(
-        "{} {} rows in {seconds:.1}s ({:.0} rows/s)",
-        if dry_run { "checked" } else { "imported" },
-        checked.total_rows,
-        checked.total_rows as f64 / seconds.max(1e-9)
-    );
+    if dry_run {
+        report_import(checked.total_rows, true, started);
+    }
     if let Some(path) = rejected {
         let out = std::fs::File::create(&path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         let n = import::write_rejected_csv(conn, &actor, id, std::io::BufWriter::new(out)).map_err(describe)?;
         eprintln!("wrote {n} rejected row(s) to {}", path.display());
     }
     println!("{outcome}");
+    Ok(())
+}
+
+/// The import's own time: reading, checking and (unless a dry run) writing.
+fn report_import(rows: i64, dry_run: bool, started: std::time::Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} {rows} rows in {seconds:.1}s ({:.0} rows/s)",
+        if dry_run { "checked" } else { "imported" },
+        rows as f64 / seconds.max(1e-9)
+    );
+}
+
+/// Keys the contacts in the duplicate finder's backlog, with a progress bar on a terminal.
+fn catch_up(conn: &mut db::AnyConnection) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let waiting = duplicates::backlog(conn).map_err(describe)?;
+    let finder = bar(
+        waiting as u64,
+        "duplicate finder {wide_bar} {pos}/{len} contacts ({eta})",
+    );
+    let keyed = duplicates::catch_up(conn, |n| finder.set_position(n)).map_err(describe)?;
+    finder.finish_and_clear();
+    eprintln!(
+        "duplicate finder: keyed {keyed} new contact(s) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -237,6 +237,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    duplicate_backlog (contact_id) {
+        contact_id -> Integer,
+    }
+}
+
+diesel::table! {
     duplicate_pairs (contact_id, other_id) {
         contact_id -> Integer,
         other_id -> Integer,
@@ -335,6 +341,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversations,
     custom_attributes,
     inboxes,
+    duplicate_backlog,
     duplicate_pairs,
     exports,
     import_rows,

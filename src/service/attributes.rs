@@ -739,8 +739,10 @@ pub fn write_values(conn: &mut AnyConnection, contact_id: i32, changes: &ValueCh
     Ok(())
 }
 
+// NULL rather than DEFAULT for no number: diesel then inserts a batch as one
+// statement on SQLite, not row by row.
 #[derive(Insertable)]
-#[diesel(table_name = values)]
+#[diesel(table_name = values, treat_none_as_default_value = false)]
 struct NewValue {
     contact_id: i32,
     attribute_id: i32,

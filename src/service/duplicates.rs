@@ -27,7 +27,7 @@ use diesel::sql_types::{BigInt, Bool, Integer};
 use phonenumber::country::Id as CountryId;
 
 use super::contact_fields::Phone;
-use crate::db::schema::{contact_match_keys, contacts, duplicate_pairs, seed_duplicates};
+use crate::db::schema::{contact_match_keys, contacts, duplicate_backlog, duplicate_pairs, seed_duplicates};
 use crate::db::{write_transaction, AnyConnection};
 use crate::error::AppError;
 
@@ -971,6 +971,8 @@ pub fn rebuild(conn: &mut AnyConnection, mut progress: impl FnMut(u64)) -> Resul
         seconds = started.elapsed().as_secs_f64(),
         "duplicate finder: pairs written"
     );
+    // Everything in the backlog when the rebuild read the contacts is keyed.
+    diesel::delete(duplicate_backlog::table.filter(duplicate_backlog::contact_id.le(after))).execute(conn)?;
     if let AnyConnection::Postgresql(c) = conn {
         // Fresh statistics, so the page and refresh are planned for the
         // tables' real size rather than for empty ones; VACUUM also marks
@@ -1034,6 +1036,106 @@ fn roomy_cache(conn: &mut AnyConnection) -> Result<Option<i64>, AppError> {
     Ok(Some(before.cache_size))
 }
 
+// ------------------------------------------------------------ backlog
+
+/// Contacts keyed per transaction by [`catch_up`].
+const CATCH_UP_CHUNK: i64 = 10_000;
+
+/// Puts new contacts in the backlog, for [`catch_up`] to key: an import's
+/// batches do this instead of keying each batch, which at a million
+/// contacts is mostly random writes into the keys' index.
+pub fn enqueue(conn: &mut AnyConnection, ids: &[i32]) -> Result<(), AppError> {
+    // One parameter a row.
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<_> = chunk.iter().map(|id| duplicate_backlog::contact_id.eq(*id)).collect();
+        match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_or_ignore_into(duplicate_backlog::table)
+                .values(&rows)
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(duplicate_backlog::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+/// How many contacts wait in the backlog.
+pub fn backlog(conn: &mut AnyConnection) -> Result<i64, AppError> {
+    Ok(duplicate_backlog::table.count().get_result(conn)?)
+}
+
+/// Keys the backlog's contacts and finds their pairs ([`add_new`]), a chunk
+/// per transaction, until it is empty; returns how many were keyed. Safe to
+/// run twice at once or again after a crash: keys and pairs are inserted
+/// only where missing, and a chunk leaves the backlog in the transaction
+/// that keys it.
+pub fn catch_up(conn: &mut AnyConnection, mut progress: impl FnMut(u64)) -> Result<u64, AppError> {
+    // A 64 MB page cache, as an import's commit has: the rebuild's 256 MB
+    // would take the command line's import past its memory budget.
+    let restore = match conn {
+        AnyConnection::Sqlite(_) => {
+            let before: CacheSize = diesel::sql_query("PRAGMA cache_size").get_result(conn)?;
+            conn.batch_execute("PRAGMA cache_size = -65536")?;
+            Some(before.cache_size)
+        }
+        AnyConnection::Postgresql(_) => None,
+    };
+    let mut done = 0u64;
+    let result = (|| loop {
+        let ids: Vec<i32> = duplicate_backlog::table
+            .order(duplicate_backlog::contact_id)
+            .limit(CATCH_UP_CHUNK)
+            .select(duplicate_backlog::contact_id)
+            .load(conn)?;
+        if ids.is_empty() {
+            return Ok(done);
+        }
+        write_transaction(conn, |c| {
+            add_new(c, &ids)?;
+            for chunk in ids.chunks(10_000) {
+                diesel::delete(duplicate_backlog::table.filter(duplicate_backlog::contact_id.eq_any(chunk)))
+                    .execute(c)?;
+            }
+            Ok::<_, AppError>(())
+        })?;
+        done += ids.len() as u64;
+        progress(done);
+    })();
+    if let Some(size) = restore {
+        conn.batch_execute(&format!("PRAGMA cache_size = {size}"))?;
+    }
+    result
+}
+
+/// Runs [`catch_up`] on a thread of its own (after an import committed
+/// from a page, and on start for what a crash left).
+pub fn catch_up_in_background(pool: &crate::db::Pool) {
+    let pool = pool.clone();
+    let spawned = std::thread::Builder::new()
+        .name("duplicates-catch-up".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let result = pool
+                .get()
+                .map_err(AppError::from)
+                .and_then(|mut conn| catch_up(&mut conn, |_| {}));
+            match result {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    contacts = n,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "duplicate finder: backlog keyed"
+                ),
+                Err(e) => tracing::error!(error = %e, "duplicate finder: catching up failed"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "duplicate finder: could not start catching up");
+    }
+}
+
 /// On start: a database with contacts but no keys predates the finder (or
 /// was filled behind its back), so its pairs are computed on a thread of
 /// their own while the server already answers.
@@ -1050,12 +1152,19 @@ pub fn rebuild_in_background_if_missing(pool: &crate::db::Pool) {
             .first::<i32>(&mut conn)
             .optional()?
             .is_some();
-        Ok::<_, AppError>(any_contact && !any_key)
+        let waiting = duplicate_backlog::table
+            .select(duplicate_backlog::contact_id)
+            .first::<i32>(&mut conn)
+            .optional()?
+            .is_some();
+        Ok::<_, AppError>((any_contact && !any_key, waiting))
     });
     match needed {
-        Ok(false) => {}
+        // What an import (cut off, or committed by another process) left.
+        Ok((false, true)) => catch_up_in_background(&pool),
+        Ok((false, false)) => {}
         Err(e) => tracing::warn!(error = %e, "could not check the duplicate finder's keys"),
-        Ok(true) => {
+        Ok((true, _)) => {
             let started = std::time::Instant::now();
             tracing::info!("duplicate finder: no match keys yet; rebuilding in the background");
             let spawned = std::thread::Builder::new()

@@ -25,6 +25,7 @@ use super::pages::{self, local_time, Layout};
 use super::AppState;
 use crate::db::Pool;
 use crate::error::AppError;
+use crate::service::duplicates;
 use crate::service::import::{self, Column, Counts, Import, ImportOptions, ImportState, RejectedRow};
 use crate::service::users::Actor;
 
@@ -559,9 +560,10 @@ pub async fn commit(
     Ok(pages::see_other(&format!("/imports/{id}")))
 }
 
-/// Writes a committing import (the service keeps the duplicate finder
-/// current batch by batch). A failure is logged and kept on the import,
-/// which then stalls; its page offers to resume it.
+/// Writes a committing import, then keys its new contacts for the
+/// duplicate finder (they wait in its backlog meanwhile). A failure is
+/// logged and kept on the import, which then stalls; its page offers to
+/// resume it.
 fn write_import(pool: &Pool, actor: &Actor, id: i32, country: CountryId) {
     let started = std::time::Instant::now();
     let result = pool.get().map_err(AppError::from).and_then(|mut conn| {
@@ -577,6 +579,14 @@ fn write_import(pool: &Pool, actor: &Actor, id: i32, country: CountryId) {
     });
     if let Err(e) = result {
         tracing::error!(import = id, cause = %e, "import commit failed");
+    }
+    let keyed = pool
+        .get()
+        .map_err(AppError::from)
+        .and_then(|mut conn| duplicates::catch_up(&mut conn, |_| {}));
+    match keyed {
+        Ok(n) => tracing::info!(import = id, contacts = n, "duplicate finder caught up after the import"),
+        Err(e) => tracing::error!(import = id, cause = %e, "duplicate finder: catching up failed"),
     }
 }
 

@@ -18,8 +18,10 @@ mod file;
 mod people;
 mod stage;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{Read, Write};
+use std::sync::mpsc;
 
 use chrono::{NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
@@ -177,7 +179,7 @@ const CHECK_ROWS: i64 = 2_000;
 /// (SQLite's search index flushes a segment per transaction: 100,000 rows
 /// took 20 s in batches of 2,000 and 8 s in batches of 20,000), at the cost
 /// of holding SQLite's write lock for about a second per batch.
-const COMMIT_ROWS: i64 = 5_000;
+const COMMIT_ROWS: i64 = 10_000;
 
 fn now() -> NaiveDateTime {
     // PostgreSQL keeps microseconds: the same instant on both backends.
@@ -347,7 +349,7 @@ fn saved_layout(conn: &mut AnyConnection, id: i32, defs: &[Definition]) -> Resul
 pub fn check(
     conn: &mut AnyConnection,
     id: i32,
-    file: impl Read,
+    file: impl Read + Send,
     options: &ImportOptions,
     country: CountryId,
     mut progress: impl FnMut(&str, i64, i64),
@@ -365,10 +367,12 @@ pub fn check(
             targets,
         })
     };
+    let staging = std::time::Instant::now();
     let staged = stage::stage(conn, id, reader, delimiter, layout_of, country, |conn, n| {
         progress("reading", n, 0);
         set_progress(conn, id, n)
     })?;
+    tracing::debug!(seconds = staging.elapsed().as_secs_f64(), "import staged");
     let (layout, total) = match staged {
         Ok(staged) => staged,
         Err(message) => return Err(refuse(conn, id, message)?),
@@ -476,7 +480,7 @@ pub fn commit(
         use diesel::connection::SimpleConnection;
         // Its own page cache rather than memory-mapped reads, which would
         // count a big database's pages as this process's memory.
-        c.batch_execute("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; PRAGMA mmap_size = 0;")?;
+        c.batch_execute("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; PRAGMA mmap_size = 0; PRAGMA wal_autocheckpoint = 8192;")?;
     }
     let written = write_all(conn, actor, &import, country, progress);
     if let AnyConnection::Sqlite(c) = conn {
@@ -567,7 +571,7 @@ fn count_people(
     progress: &mut dyn FnMut(i64),
 ) -> Result<Counts, AppError> {
     let committing = writer.is_some();
-    let mut ctx = people::Context::load(conn, layout, defs, country)?;
+    let ctx = people::Context::load(conn, layout, defs, country)?;
     let (mut after, mut counts, mut done) = if committing {
         let (cursor, created, updated, skipped, rejected, done): (i64, i64, i64, i64, i64, i64) = imports::table
             .find(id)
@@ -608,17 +612,59 @@ fn count_people(
         counts.rejected += unread;
         done += unread;
     }
-    let mut batches = 0u32;
-    loop {
-        if committing && batches.is_power_of_two() {
-            refresh_statistics(conn)?;
-        }
-        batches += 1;
-        let batch = people::next_people(conn, id, after, if committing { COMMIT_ROWS } else { CHECK_ROWS })?;
-        let Some(last) = batch.last().map(|p| p.id) else { break };
-        let mut run =
-            |conn: &mut AnyConnection, write: Option<people::Writer>| -> Result<people::BatchOutcome, AppError> {
-                let outcome = people::run_batch(conn, &mut ctx, &batch, write)?;
+    let size = if committing { COMMIT_ROWS } else { CHECK_ROWS };
+    let mut claimed = HashSet::new();
+    // Checking a batch (parsing phones, e-mails and values) needs no
+    // database, so it runs on a second thread while this one writes the
+    // batch before: batches are read one ahead of the one being written.
+    std::thread::scope(|scope| {
+        let (to_checker, inbox) = mpsc::channel::<Vec<people::Person>>();
+        let (outbox, checked) = mpsc::channel::<people::CheckedBatch>();
+        let ctx = &ctx;
+        scope.spawn(move || {
+            for batch in inbox {
+                if outbox.send(people::CheckedBatch::new(ctx, batch)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut read_after = after;
+        let mut read_ahead = |conn: &mut AnyConnection| -> Result<bool, AppError> {
+            let batch = people::next_people(conn, id, read_after, size)?;
+            let Some(last) = batch.last().map(|p| p.id) else {
+                return Ok(false);
+            };
+            read_after = last;
+            to_checker
+                .send(batch)
+                .map_err(|_| AppError::internal("the import's checking thread stopped"))?;
+            Ok(true)
+        };
+        let mut in_flight = usize::from(read_ahead(conn)?);
+        let mut batches = 0u32;
+        while in_flight > 0 {
+            if committing && batches.is_power_of_two() {
+                refresh_statistics(conn)?;
+            }
+            batches += 1;
+            let started = std::time::Instant::now();
+            if in_flight == 1 {
+                in_flight += usize::from(read_ahead(conn)?);
+            }
+            let batch = checked
+                .recv()
+                .map_err(|_| AppError::internal("the import's checking thread stopped"))?;
+            in_flight -= 1;
+            let waited = started.elapsed();
+            let Some(last) = batch.people.last().map(|p| p.id) else {
+                break;
+            };
+            let people = batch.people.len();
+            let run = |conn: &mut AnyConnection,
+                       claimed: &mut HashSet<i32>,
+                       write: Option<people::Writer>|
+             -> Result<people::BatchOutcome, AppError> {
+                let outcome = people::run_batch(conn, ctx, claimed, batch, write)?;
                 for (person, error) in &outcome.rejected {
                     diesel::update(
                         import_rows::table
@@ -630,52 +676,54 @@ fn count_people(
                 }
                 Ok(outcome)
             };
-        let outcome = match writer {
-            None => run(conn, None)?,
-            Some(w) => write_transaction(conn, |conn| {
-                let outcome = run(conn, Some(w))?;
-                // Written rows leave the staging area; rejected ones stay for rejected.csv.
-                diesel::delete(
-                    import_rows::table
-                        .filter(import_rows::import_id.eq(id))
-                        .filter(import_rows::person.gt(after))
-                        .filter(import_rows::person.le(last))
-                        .filter(import_rows::read_error.is_null())
-                        .filter(import_rows::check_error.is_null()),
-                )
-                .execute(conn)?;
-                let c = counts_after(counts, outcome.counts);
-                // Only from where this commit left it: a second commit of
-                // the same import (taken over as stalled while this one was
-                // only slow) makes one of them stop here.
-                let moved = diesel::update(imports::table.find(id).filter(imports::cursor_person.eq(after)))
-                    .set((
-                        imports::cursor_person.eq(last),
-                        imports::created.eq(c.created),
-                        imports::updated.eq(c.updated),
-                        imports::skipped.eq(c.skipped),
-                        imports::rejected.eq(c.rejected),
-                        imports::done_rows.eq(done + outcome.rows),
-                        imports::updated_at.eq(now()),
-                    ))
+            let outcome = match writer {
+                None => run(conn, &mut claimed, None)?,
+                Some(w) => write_transaction(conn, |conn| {
+                    let outcome = run(conn, &mut claimed, Some(w))?;
+                    // Written rows leave the staging area; rejected ones stay for rejected.csv.
+                    diesel::delete(
+                        import_rows::table
+                            .filter(import_rows::import_id.eq(id))
+                            .filter(import_rows::person.gt(after))
+                            .filter(import_rows::person.le(last))
+                            .filter(import_rows::read_error.is_null())
+                            .filter(import_rows::check_error.is_null()),
+                    )
                     .execute(conn)?;
-                if moved == 0 {
-                    return Err(AppError::Conflict(
-                        "Another commit of this import took over; this one stopped.".into(),
-                    ));
-                }
-                Ok::<_, AppError>(outcome)
-            })?,
-        };
-        counts = counts_after(counts, outcome.counts);
-        done += outcome.rows;
-        after = last;
-        if !committing && done % (CHECK_ROWS * 10) < CHECK_ROWS {
-            set_progress(conn, id, done)?;
+                    let c = counts_after(counts, outcome.counts);
+                    // Only from where this commit left it: a second commit of
+                    // the same import (taken over as stalled while this one was
+                    // only slow) makes one of them stop here.
+                    let moved = diesel::update(imports::table.find(id).filter(imports::cursor_person.eq(after)))
+                        .set((
+                            imports::cursor_person.eq(last),
+                            imports::created.eq(c.created),
+                            imports::updated.eq(c.updated),
+                            imports::skipped.eq(c.skipped),
+                            imports::rejected.eq(c.rejected),
+                            imports::done_rows.eq(done + outcome.rows),
+                            imports::updated_at.eq(now()),
+                        ))
+                        .execute(conn)?;
+                    if moved == 0 {
+                        return Err(AppError::Conflict(
+                            "Another commit of this import took over; this one stopped.".into(),
+                        ));
+                    }
+                    Ok::<_, AppError>(outcome)
+                })?,
+            };
+            tracing::debug!(people, ?waited, total = ?started.elapsed(), "import batch");
+            counts = counts_after(counts, outcome.counts);
+            done += outcome.rows;
+            after = last;
+            if !committing && done % (CHECK_ROWS * 10) < CHECK_ROWS {
+                set_progress(conn, id, done)?;
+            }
+            progress(done);
         }
-        progress(done);
-    }
-    Ok(counts)
+        Ok(counts)
+    })
 }
 
 /// On PostgreSQL, fresh planner statistics for the tables an import grows.

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
+use std::sync::mpsc;
 
 use diesel::prelude::*;
 use phonenumber::country::Id as CountryId;
@@ -21,8 +22,9 @@ const MAX_PERSON_ROWS: u32 = 1_000;
 /// Rows written to the staging area per statement.
 const BATCH: usize = 2_000;
 
+// NULL rather than DEFAULT for no error, so that a batch is one statement.
 #[derive(Insertable)]
-#[diesel(table_name = import_rows)]
+#[diesel(table_name = import_rows, treat_none_as_default_value = false)]
 struct StagedRow {
     import_id: i32,
     person: i64,
@@ -38,28 +40,30 @@ const KEYS: [(Field, &str); 3] = [
     (Field::Phone, "phone"),
 ];
 
-/// Assigns rows to people as they are read: a row joins the person that
-/// already holds one of its keys, or starts a new one named by its line.
-/// Only 64-bit hashes of the keys are kept (about 16 bytes a key), so a
-/// million-row file folds in bounded memory.
-struct Folder {
+/// What can be worked out from a row alone — its cells as stored, a
+/// problem of its own, and the hashes of its valid keys — so that a second
+/// thread does it while this one writes the staging area.
+struct ReadRow {
+    line: i64,
+    cells: String,
+    problem: Option<String>,
+    keys: Vec<(u64, &'static str)>,
+}
+
+/// Reads rows: cells, their own problems and their keys.
+struct Keyer {
     columns: Vec<(usize, &'static str, Field)>,
-    holders: HashMap<u64, i64>,
-    /// Rows of the people that have more than one.
-    sizes: HashMap<i64, u32>,
     country: CountryId,
     width: usize,
 }
 
-impl Folder {
+impl Keyer {
     fn new(layout: &Layout, country: CountryId) -> Self {
         Self {
             columns: KEYS
                 .iter()
                 .filter_map(|&(field, word)| layout.column_of(field).map(|c| (c, word, field)))
                 .collect(),
-            holders: HashMap::new(),
-            sizes: HashMap::new(),
             country,
             width: layout.header.len(),
         }
@@ -82,16 +86,57 @@ impl Folder {
         }
     }
 
-    /// The person a row belongs to, or why it is rejected on its own.
-    fn person_of(&mut self, cells: &[&str], line: i64) -> Result<i64, String> {
-        let mut keys: Vec<(u64, &'static str, Option<i64>)> = Vec::with_capacity(3);
-        for &(column, word, field) in &self.columns {
-            if let Some(key) = self.key(field, cells[column]) {
-                let hash = fnv1a(word, &key);
-                keys.push((hash, word, self.holders.get(&hash).copied()));
-            }
+    fn read(&self, record: &csv::ByteRecord, line: i64) -> ReadRow {
+        let lossy: Vec<String> = record.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        let cells = serde_json::to_string(&lossy).unwrap_or_else(|_| "[]".into());
+        let problem = if record.len() != self.width {
+            Some(format!(
+                "has {} cell{} where the header has {}",
+                record.len(),
+                if record.len() == 1 { "" } else { "s" },
+                self.width
+            ))
+        } else if record.iter().any(|c| std::str::from_utf8(c).is_err()) {
+            Some("contains bytes that are not UTF-8 text (save the file as CSV UTF-8)".into())
+        } else {
+            None
+        };
+        let keys = if problem.is_none() {
+            self.columns
+                .iter()
+                .filter_map(|&(column, word, field)| {
+                    self.key(field, &lossy[column]).map(|key| (fnv1a(word, &key), word))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ReadRow {
+            line,
+            cells,
+            problem,
+            keys,
         }
-        let mut found = keys.iter().filter_map(|(_, word, p)| p.map(|p| (p, *word)));
+    }
+}
+
+/// Assigns rows to people in file order: a row joins the person that
+/// already holds one of its keys, or starts a new one named by its line.
+/// Only 64-bit hashes of the keys are kept (about 16 bytes a key), so a
+/// million-row file folds in bounded memory.
+#[derive(Default)]
+struct Folder {
+    holders: HashMap<u64, i64>,
+    /// Rows of the people that have more than one.
+    sizes: HashMap<i64, u32>,
+}
+
+impl Folder {
+    /// The person a row belongs to, or why it is rejected on its own.
+    fn person_of(&mut self, keys: &[(u64, &'static str)], line: i64) -> Result<i64, String> {
+        let mut found = keys
+            .iter()
+            .filter_map(|(hash, word)| self.holders.get(hash).map(|&p| (p, *word)));
         let person = match found.next() {
             None => line,
             Some((first, first_word)) => {
@@ -113,37 +158,26 @@ impl Folder {
             }
             *rows += 1;
         }
-        for (hash, _, _) in keys {
-            self.holders.entry(hash).or_insert(person);
+        for (hash, _) in keys {
+            self.holders.entry(*hash).or_insert(person);
         }
         Ok(person)
     }
 
-    fn stage(&mut self, import_id: i32, record: &csv::ByteRecord, line: i64) -> StagedRow {
-        let lossy: Vec<String> = record.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-        let cells = serde_json::to_string(&lossy).unwrap_or_else(|_| "[]".into());
-        let read = if record.len() != self.width {
-            Err(format!(
-                "has {} cell{} where the header has {}",
-                record.len(),
-                if record.len() == 1 { "" } else { "s" },
-                self.width
-            ))
-        } else if record.iter().any(|c| std::str::from_utf8(c).is_err()) {
-            Err("contains bytes that are not UTF-8 text (save the file as CSV UTF-8)".into())
-        } else {
-            let cells: Vec<&str> = lossy.iter().map(String::as_str).collect();
-            self.person_of(&cells, line)
+    fn stage(&mut self, import_id: i32, row: ReadRow) -> StagedRow {
+        let read = match row.problem {
+            Some(problem) => Err(problem),
+            None => self.person_of(&row.keys, row.line),
         };
         let (person, read_error) = match read {
             Ok(person) => (person, None),
-            Err(e) => (line, Some(e)),
+            Err(e) => (row.line, Some(e)),
         };
         StagedRow {
             import_id,
             person,
-            line,
-            cells,
+            line: row.line,
+            cells: row.cells,
             read_error,
         }
     }
@@ -238,7 +272,7 @@ fn insert(conn: &mut AnyConnection, rows: &[StagedRow]) -> Result<(), AppError> 
 pub fn stage(
     conn: &mut AnyConnection,
     import_id: i32,
-    reader: impl Read,
+    reader: impl Read + Send,
     delimiter: u8,
     layout_of: impl FnOnce(&csv::ByteRecord) -> Result<Layout, String>,
     country: CountryId,
@@ -259,33 +293,63 @@ pub fn stage(
         Ok(layout) => layout,
         Err(e) => return Ok(Err(e)),
     };
-    let mut folder = Folder::new(&layout, country);
-    let mut batch = Vec::with_capacity(BATCH);
+    let keyer = Keyer::new(&layout, country);
+    let mut folder = Folder::default();
     let mut total = 0i64;
-    loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Ok(Err(format!("The file could not be read after {total} rows: {e}"))),
-        }
-        // Blank rows (a spreadsheet's trailing empty lines) are not rows.
-        if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
-            continue;
-        }
-        let line = match record.position() {
-            Some(p) => csv.get_mut().line_at(p.byte()),
-            None => total + 2,
-        };
-        batch.push(folder.stage(import_id, &record, line));
-        total += 1;
-        if batch.len() == BATCH {
-            insert(conn, &batch)?;
-            batch.clear();
+    // The CSV reader and the keys' parsing (phone numbers above all) run on
+    // a second thread, a batch of rows ahead of the inserts; two batches in
+    // flight at most, so memory stays bounded.
+    let refused = std::thread::scope(|scope| -> Result<Option<String>, AppError> {
+        let (sender, batches) = mpsc::sync_channel::<Result<Vec<ReadRow>, String>>(2);
+        let keyer = &keyer;
+        scope.spawn(move || {
+            let mut record = csv::ByteRecord::new();
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut read = 0i64;
+            loop {
+                match csv.read_byte_record(&mut record) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        let _ = sender.send(Err(format!("The file could not be read after {read} rows: {e}")));
+                        return;
+                    }
+                }
+                // Blank rows (a spreadsheet's trailing empty lines) are not rows.
+                if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+                    continue;
+                }
+                let line = match record.position() {
+                    Some(p) => csv.get_mut().line_at(p.byte()),
+                    None => read + 2,
+                };
+                batch.push(keyer.read(&record, line));
+                read += 1;
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if sender.send(Ok(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = sender.send(Ok(batch));
+            }
+        });
+        for batch in batches {
+            let rows = match batch {
+                Ok(rows) => rows,
+                Err(message) => return Ok(Some(message)),
+            };
+            total += rows.len() as i64;
+            let staged: Vec<StagedRow> = rows.into_iter().map(|row| folder.stage(import_id, row)).collect();
+            insert(conn, &staged)?;
             progress(conn, total)?;
         }
-    }
-    if !batch.is_empty() {
-        insert(conn, &batch)?;
+        Ok(None)
+    })?;
+    if let Some(message) = refused {
+        return Ok(Err(message));
     }
     if total == 0 {
         return Ok(Err("The file has a header but no rows.".into()));
