@@ -884,7 +884,8 @@ const WRITE_CHUNK: usize = 50_000;
 pub fn rebuild(conn: &mut AnyConnection, mut progress: impl FnMut(u64)) -> Result<RebuildStats, AppError> {
     let mut stats = RebuildStats::default();
     let started = std::time::Instant::now();
-    let restore = roomy_cache(conn)?;
+    // 256 MB: the whole table's keys are written.
+    let restore = roomy_cache(conn, 262_144)?;
     empty(conn)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "duplicate finder: emptied");
     let mut book = Book::default();
@@ -1023,16 +1024,16 @@ struct CacheSize {
     cache_size: i64,
 }
 
-/// On SQLite, gives the rebuild's connection a 256 MB page cache while it
-/// inserts millions of keys into two B-trees in different orders (the
-/// second one by hash, so each insert lands on a random page); returns the
-/// size to restore afterwards.
-fn roomy_cache(conn: &mut AnyConnection) -> Result<Option<i64>, AppError> {
+/// On SQLite, gives the connection a page cache of `kib` KiB while it
+/// inserts many keys into two B-trees in different orders (the second one
+/// by hash, so each insert lands on a random page); returns the size to
+/// restore afterwards.
+fn roomy_cache(conn: &mut AnyConnection, kib: u32) -> Result<Option<i64>, AppError> {
     let AnyConnection::Sqlite(_) = conn else {
         return Ok(None);
     };
     let before: CacheSize = diesel::sql_query("PRAGMA cache_size").get_result(conn)?;
-    conn.batch_execute("PRAGMA cache_size = -262144")?;
+    conn.batch_execute(&format!("PRAGMA cache_size = -{kib}"))?;
     Ok(Some(before.cache_size))
 }
 
@@ -1074,14 +1075,7 @@ pub fn backlog(conn: &mut AnyConnection) -> Result<i64, AppError> {
 pub fn catch_up(conn: &mut AnyConnection, mut progress: impl FnMut(u64)) -> Result<u64, AppError> {
     // A 64 MB page cache, as an import's commit has: the rebuild's 256 MB
     // would take the command line's import past its memory budget.
-    let restore = match conn {
-        AnyConnection::Sqlite(_) => {
-            let before: CacheSize = diesel::sql_query("PRAGMA cache_size").get_result(conn)?;
-            conn.batch_execute("PRAGMA cache_size = -65536")?;
-            Some(before.cache_size)
-        }
-        AnyConnection::Postgresql(_) => None,
-    };
+    let restore = roomy_cache(conn, 65_536)?;
     let mut done = 0u64;
     let result = (|| loop {
         let ids: Vec<i32> = duplicate_backlog::table
@@ -1094,10 +1088,8 @@ pub fn catch_up(conn: &mut AnyConnection, mut progress: impl FnMut(u64)) -> Resu
         }
         write_transaction(conn, |c| {
             add_new(c, &ids)?;
-            for chunk in ids.chunks(10_000) {
-                diesel::delete(duplicate_backlog::table.filter(duplicate_backlog::contact_id.eq_any(chunk)))
-                    .execute(c)?;
-            }
+            // A chunk's IDs, one parameter each, are within every backend's limit.
+            diesel::delete(duplicate_backlog::table.filter(duplicate_backlog::contact_id.eq_any(&ids))).execute(c)?;
             Ok::<_, AppError>(())
         })?;
         done += ids.len() as u64;
