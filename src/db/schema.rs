@@ -20,6 +20,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    activity_log (id) {
+        id -> Integer,
+        at -> Timestamp,
+        user_id -> Nullable<Integer>,
+        action -> Text,
+        contact_id -> Nullable<Integer>,
+        count -> Integer,
+        summary -> Text,
+    }
+}
+
+diesel::table! {
+    contact_trash (contact_id) {
+        contact_id -> Integer,
+        deleted_by -> Nullable<Integer>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        identifier -> Nullable<Text>,
+        identities -> Text,
+        owner_id -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
     contacts (id) {
         id -> Integer,
         name -> Text,
@@ -35,6 +59,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_activity_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -325,11 +350,14 @@ diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(notes -> users (author_id));
 diesel::joinable!(contacts -> users (owner_id));
+diesel::joinable!(activity_log -> users (user_id));
+diesel::joinable!(contact_trash -> contacts (contact_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(status_history -> contacts (contact_id));
 diesel::joinable!(status_history -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    activity_log,
     api_tokens,
     app_settings,
     contact_attribute_values,
@@ -337,6 +365,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_match_keys,
     contact_labels,
     contact_opt_outs,
+    contact_trash,
     contacts,
     conversations,
     custom_attributes,

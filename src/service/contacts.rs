@@ -323,6 +323,7 @@ pub fn extras(conn: &mut AnyConnection, ids: &[i32]) -> Result<Extras, AppError>
 pub fn get(conn: &mut AnyConnection, id: i32) -> Result<Contact, AppError> {
     contacts::table
         .find(id)
+        .filter(contacts::deleted_at.is_null())
         .select(Contact::as_select())
         .first(conn)
         .optional()?
@@ -576,6 +577,16 @@ pub fn update(
         if !previous.is_empty() || !draft.custom.is_empty() {
             webhooks::emit(conn, "contact.updated", &contact, previous.into(), None)?;
         }
+        if contact.owner_id != before.owner_id {
+            super::activity::record(
+                conn,
+                Some(actor),
+                super::activity::Action::Assign,
+                Some(id),
+                1,
+                &format!("changed the owner of {} (edit)", contact.name),
+            )?;
+        }
         super::duplicates::refresh(conn, contact.id)?;
         Ok(contact)
     })
@@ -646,21 +657,21 @@ pub fn assign(conn: &mut AnyConnection, actor: &Actor, id: i32, owner: OwnerChoi
         if contact.owner_id != before.owner_id {
             let previous = serde_json::json!({"owner_id": before.owner_id});
             webhooks::emit(conn, "contact.updated", &contact, previous, None)?;
+            let to = match contact.owner_id {
+                Some(owner) => users::table
+                    .find(owner)
+                    .select(users::name)
+                    .first::<String>(conn)
+                    .map(|name| format!("assigned {} to {name}", contact.name))?,
+                None => format!("took {} from its owner (unassigned)", contact.name),
+            };
+            super::activity::record(conn, Some(actor), super::activity::Action::Assign, Some(id), 1, &to)?;
         }
         Ok(contact)
     })
 }
 
-/// Deletes a contact and its history. Leads and admins only.
-// The trash (30-day restore) arrives with the team-work issue; until then a
-// delete is final, which the confirmation page says.
+/// Deletes a contact into the trash (restorable for 30 days). Leads and admins only.
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<(), AppError> {
-    actor.require(actor.role.can_delete(), "delete contacts")?;
-    write_transaction(conn, |conn| {
-        let contact = get(conn, id)?;
-        // Sent as it was, so the event is built before the row goes.
-        webhooks::emit(conn, "contact.deleted", &contact, serde_json::json!({}), None)?;
-        diesel::delete(contacts::table.find(id)).execute(conn)?;
-        Ok(())
-    })
+    super::trash::delete(conn, actor, id)
 }

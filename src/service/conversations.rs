@@ -523,6 +523,7 @@ pub fn open_list(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Conversatio
         .inner_join(contacts::table)
         .inner_join(inboxes::table)
         .filter(conversations::status.eq("open"))
+        .filter(contacts::deleted_at.is_null())
         .order((
             conversations::unread.desc(),
             conversations::last_message_at.desc(),
@@ -552,6 +553,7 @@ pub fn read(conn: &mut AnyConnection, id: i32) -> Result<ConversationListed, App
         .inner_join(contacts::table)
         .inner_join(inboxes::table)
         .filter(conversations::id.eq(id))
+        .filter(contacts::deleted_at.is_null())
         .select(LISTED_COLUMNS)
         .first(conn)
         .optional()?

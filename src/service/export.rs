@@ -220,7 +220,20 @@ fn record(conn: &mut AnyConnection, actor: Option<&Actor>, query: &ContactQuery,
             exports::created_at.eq(chrono::Utc::now().naive_utc()),
         ))
         .execute(conn)?;
-    Ok(())
+    let filter = filter_of(query);
+    let summary = if filter.is_empty() {
+        format!("exported {rows} contacts")
+    } else {
+        format!("exported {rows} contacts matching {filter}")
+    };
+    super::activity::record(
+        conn,
+        actor,
+        super::activity::Action::Export,
+        None,
+        rows as usize,
+        &summary,
+    )
 }
 
 fn write_failed(e: csv::Error) -> AppError {

@@ -633,7 +633,12 @@ fn with_resolved(sqlite: bool, mut q: Query, resolved: &Resolved) -> Query {
 
 fn filtered(conn: &AnyConnection, query: &ContactQuery, resolved: &Resolved, me: i32, calling_code: u16) -> Query {
     let sqlite = matches!(conn, AnyConnection::Sqlite(_));
-    let mut q: Query = with_resolved(sqlite, contacts::table.into_boxed(), resolved);
+    // Trashed contacts are nobody's list (see `trash`).
+    let mut q: Query = with_resolved(
+        sqlite,
+        contacts::table.filter(contacts::deleted_at.is_null()).into_boxed(),
+        resolved,
+    );
     if !query.statuses.is_empty() {
         q = q.filter(contacts::status_id.eq_any(query.statuses.iter().map(|s| s.id()).collect::<Vec<_>>()));
     }
@@ -902,6 +907,23 @@ pub fn each_batch(
         }
         after = last;
     }
+}
+
+/// The IDs of every contact `query` matches, in ID order: what a bulk
+/// action on "everything matching" applies to. Only IDs are read, from the
+/// filters' indexes where they cover them.
+pub fn matching_ids(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+) -> Result<Vec<i32>, AppError> {
+    let resolved = resolve(conn, query)?;
+    if resolved.impossible {
+        return Ok(Vec::new());
+    }
+    let q = filtered(conn, query, &resolved, me, calling_code);
+    Ok(q.select(contacts::id).order(contacts::id.asc()).load(conn)?)
 }
 
 /// Contacts per status across the whole team, read from the counts the

@@ -689,6 +689,17 @@ fn merge_once(
             .returning(merges::id)
             .get_result(conn)?;
 
+        super::activity::record(
+            conn,
+            Some(actor),
+            super::activity::Action::Merge,
+            Some(kept_id),
+            2,
+            &format!(
+                "merged #{other_id} {} into #{kept_id} {} (merge #{merge_id})",
+                other.name, kept.name
+            ),
+        )?;
         // A's pairs change with its new fields; B's went with it.
         super::duplicates::refresh(conn, kept_id)?;
         let merged = contact_service::get(conn, kept_id)?;
@@ -997,6 +1008,19 @@ fn restore(
     super::duplicates::refresh(conn, other_id)?;
     let kept_now = contact_service::get(conn, kept_id)?;
     let other_now = contact_service::get(conn, other_id)?;
+    for (contact_id, name) in [(kept_id, &kept_now.name), (other_id, &other_now.name)] {
+        super::activity::record(
+            conn,
+            Some(actor),
+            super::activity::Action::UndoMerge,
+            Some(contact_id),
+            2,
+            &format!(
+                "undid merge #{merge_id}: #{other_id} {} is apart from #{kept_id} again ({name})",
+                other_now.name
+            ),
+        )?;
+    }
     let previous = contact_service::changed_fields(kept, &kept_now);
     if !previous.is_empty() || kept.status_id != kept_now.status_id {
         webhooks::emit(conn, "contact.updated", &kept_now, previous.into(), None)?;

@@ -1,7 +1,9 @@
 //! The shared service layer: every rule and query of leadbook, used alike by
 //! the pages, the JSON API and the command line. No actix here.
 
+pub mod activity;
 pub mod attributes;
+pub mod bulk;
 pub mod contact_fields;
 pub mod contact_json;
 pub mod contacts;
@@ -20,5 +22,7 @@ pub mod seed;
 pub mod sessions;
 pub mod status;
 pub mod tokens;
+pub mod trash;
 pub mod users;
 pub mod webhooks;
+pub mod workload;

@@ -260,3 +260,230 @@ pub fn team(conn: &mut AnyConnection) -> Result<Vec<UserSummary>, AppError> {
         .select((users::id, users::name, users::role))
         .load(conn)?)
 }
+
+/// A user as the admins' users page shows it.
+#[derive(Debug, Clone, Queryable)]
+pub struct Member {
+    pub id: i32,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub disabled_at: Option<NaiveDateTime>,
+}
+
+/// Every user, enabled ones first (admins only).
+pub fn members(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<Member>, AppError> {
+    require_admin(actor, "manage users")?;
+    Ok(users::table
+        .order((users::disabled_at.is_not_null(), users::name.asc(), users::id.asc()))
+        .select((users::id, users::email, users::name, users::role, users::disabled_at))
+        .load(conn)?)
+}
+
+fn require_admin(actor: &Actor, action: &str) -> Result<(), AppError> {
+    actor.require(actor.role == Role::Admin, action)
+}
+
+fn member(conn: &mut AnyConnection, id: i32) -> Result<Member, AppError> {
+    users::table
+        .find(id)
+        .select((users::id, users::email, users::name, users::role, users::disabled_at))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found(&format!("User #{id}")))
+}
+
+/// Refuses a change that would leave no enabled admin: someone must be able
+/// to manage the team. Runs inside the change's transaction.
+fn keep_an_admin(conn: &mut AnyConnection, losing: &Member) -> Result<(), AppError> {
+    if losing.role != Role::Admin.as_str() || losing.disabled_at.is_some() {
+        return Ok(());
+    }
+    let admins: i64 = users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::disabled_at.is_null())
+        .count()
+        .get_result(conn)?;
+    if admins <= 1 {
+        return Err(AppError::Conflict(format!(
+            "{} is the last admin: make someone else an admin first.",
+            losing.name
+        )));
+    }
+    Ok(())
+}
+
+/// Adds a user (admins only); they sign in with the password given here and
+/// may change it on their profile.
+pub fn invite(conn: &mut AnyConnection, actor: &Actor, new: &NewUser<'_>) -> Result<Actor, AppError> {
+    require_admin(actor, "add users")?;
+    let (name, email) = validate(new)?;
+    let hash = hash_password(new.password)?;
+    write_transaction(conn, |conn| {
+        let user = insert_user(conn, &name, &email, &hash, new.role)?;
+        super::activity::record(
+            conn,
+            Some(actor),
+            super::activity::Action::UserAdd,
+            None,
+            1,
+            &format!("added {} ({}) as {}", user.name, user.email, user.role.as_str()),
+        )?;
+        Ok(user)
+    })
+}
+
+/// Changes a user's role (admins only); the last admin keeps theirs.
+pub fn set_role(conn: &mut AnyConnection, actor: &Actor, id: i32, role: Role) -> Result<(), AppError> {
+    require_admin(actor, "change roles")?;
+    write_transaction(conn, |conn| {
+        let target = member(conn, id)?;
+        if target.role == role.as_str() {
+            return Ok(());
+        }
+        if role != Role::Admin {
+            keep_an_admin(conn, &target)?;
+        }
+        diesel::update(users::table.find(id))
+            .set((
+                users::role.eq(role.as_str()),
+                users::updated_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(conn)?;
+        super::activity::record(
+            conn,
+            Some(actor),
+            super::activity::Action::RoleChange,
+            None,
+            1,
+            &format!(
+                "changed {}'s role from {} to {}",
+                target.name,
+                target.role,
+                role.as_str()
+            ),
+        )
+    })
+}
+
+/// Disables a user (admins only): their sessions end and their API tokens
+/// stop working at once; what they own stays theirs until reassigned.
+/// Enabling gives them their sign-in back (tokens stay revoked).
+pub fn set_disabled(conn: &mut AnyConnection, actor: &Actor, id: i32, disabled: bool) -> Result<(), AppError> {
+    use crate::db::schema::{api_tokens, sessions};
+    require_admin(actor, "disable users")?;
+    write_transaction(conn, |conn| {
+        let target = member(conn, id)?;
+        if target.disabled_at.is_some() == disabled {
+            return Ok(());
+        }
+        let now = Utc::now().naive_utc();
+        if disabled {
+            keep_an_admin(conn, &target)?;
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+            diesel::update(
+                api_tokens::table
+                    .filter(api_tokens::user_id.eq(id))
+                    .filter(api_tokens::revoked_at.is_null()),
+            )
+            .set(api_tokens::revoked_at.eq(now))
+            .execute(conn)?;
+        }
+        diesel::update(users::table.find(id))
+            .set((
+                users::disabled_at.eq(disabled.then_some(now)),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let (action, verb) = if disabled {
+            (super::activity::Action::UserDisable, "disabled")
+        } else {
+            (super::activity::Action::UserEnable, "enabled")
+        };
+        super::activity::record(conn, Some(actor), action, None, 1, &format!("{verb} {}", target.name))
+    })
+}
+
+fn check_password(password: &str) -> Result<(), AppError> {
+    let len = password.chars().count();
+    if len < MIN_PASSWORD {
+        return Err(AppError::field(
+            "password",
+            format!("must be at least {MIN_PASSWORD} characters"),
+        ));
+    }
+    if len > 1024 {
+        return Err(AppError::field("password", "is too long"));
+    }
+    Ok(())
+}
+
+/// Sets a new password for a user (admins only); their sessions end.
+pub fn reset_password(conn: &mut AnyConnection, actor: &Actor, id: i32, password: &str) -> Result<(), AppError> {
+    use crate::db::schema::sessions;
+    require_admin(actor, "reset passwords")?;
+    check_password(password)?;
+    let hash = hash_password(password)?;
+    write_transaction(conn, |conn| {
+        let target = member(conn, id)?;
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(&hash),
+                users::updated_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(conn)?;
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+        super::activity::record(
+            conn,
+            Some(actor),
+            super::activity::Action::PasswordReset,
+            None,
+            1,
+            &format!("reset {}'s password", target.name),
+        )
+    })
+}
+
+/// Every user changes their own name.
+pub fn rename_self(conn: &mut AnyConnection, actor: &Actor, name: &str) -> Result<(), AppError> {
+    let name = ContactName::parse(name).map_err(|e| AppError::field("name", e))?;
+    diesel::update(users::table.find(actor.id))
+        .set((
+            users::name.eq(name.into_inner()),
+            users::updated_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every user changes their own password, proving the current one. Their
+/// other sessions end; `keep_session` (the one asking) stays signed in.
+pub fn change_own_password(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    current: &str,
+    new: &str,
+    keep_session: Option<&str>,
+) -> Result<(), AppError> {
+    use crate::db::schema::sessions;
+    let hash: String = users::table.find(actor.id).select(users::password_hash).first(conn)?;
+    if !verify_password(&hash, current) {
+        return Err(AppError::field("current_password", "is not correct"));
+    }
+    check_password(new)?;
+    let new_hash = hash_password(new)?;
+    write_transaction(conn, |conn| {
+        diesel::update(users::table.find(actor.id))
+            .set((
+                users::password_hash.eq(&new_hash),
+                users::updated_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(conn)?;
+        let mut others = diesel::delete(sessions::table.filter(sessions::user_id.eq(actor.id))).into_boxed();
+        if let Some(keep) = keep_session {
+            others = others.filter(sessions::id.ne(keep.to_string()));
+        }
+        others.execute(conn)?;
+        Ok(())
+    })
+}

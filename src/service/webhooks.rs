@@ -113,6 +113,15 @@ pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<(), Ap
     Ok(())
 }
 
+/// Whether any webhook follows `event`: lets a bulk change skip building
+/// each contact's event when nobody listens.
+pub fn wanted(conn: &mut AnyConnection, event: &str) -> Result<bool, AppError> {
+    let subscribed: Vec<String> = webhooks::table.select(webhooks::events).load(conn)?;
+    Ok(subscribed
+        .iter()
+        .any(|events| serde_json::from_str::<Vec<String>>(events).is_ok_and(|e| e.iter().any(|name| name == event))))
+}
+
 /// Queues `event` about `contact` for every webhook that follows it (in the
 /// caller's transaction). `previous` holds the changed fields' old values;
 /// `extra` adds fields such as `merged_id`.

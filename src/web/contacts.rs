@@ -128,7 +128,7 @@ impl ListPage {
 }
 
 /// The query-string pairs that say `query`.
-fn query_pairs(query: &ContactQuery) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: &ContactQuery) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     if !query.q.is_empty() {
         pairs.push(("q".into(), query.q.clone()));
@@ -596,6 +596,8 @@ struct ShowPage {
     inbox_opt_outs: Vec<(crate::service::inboxes::Inbox, bool)>,
     /// Contacts the duplicate finder pairs with this one: (ID, name, reason).
     look_alikes: Vec<(i32, String, String)>,
+    /// The activity log's entries about this contact, newest first.
+    entries: Vec<super::users::EntryView>,
 }
 
 impl ShowPage {
@@ -619,7 +621,7 @@ pub async fn show(
     let id = path.into_inner();
     let tz = state.settings.time_zone;
     let can_assign = user.actor.role.can_assign();
-    let (details, team, all_labels, (conversations, inbox_opt_outs, look_alikes)) = state
+    let (details, team, all_labels, (conversations, inbox_opt_outs, look_alikes, entries)) = state
         .db(move |c| {
             let details = contacts::details(c, id)?;
             let look_alikes = crate::service::duplicates::of_contact(c, id)?
@@ -640,7 +642,12 @@ pub async fn show(
                 details,
                 team,
                 crate::service::labels::all(c)?,
-                (conversations, inbox_opt_outs, look_alikes),
+                (
+                    conversations,
+                    inbox_opt_outs,
+                    look_alikes,
+                    crate::service::activity::recent(c, Some(id), None, 20)?,
+                ),
             ))
         })
         .await?;
@@ -706,6 +713,7 @@ pub async fn show(
             .collect(),
         inbox_opt_outs,
         look_alikes,
+        entries: super::users::entry_views(&entries, tz),
     };
     Ok(pages::render(&page))
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bulk;
 pub mod contacts;
 pub mod conversations;
 pub mod duplicates;
@@ -13,6 +14,9 @@ pub mod pages;
 pub mod profile;
 pub mod session_store;
 pub mod settings;
+pub mod team;
+pub mod trash;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -67,6 +71,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/contacts", web::post().to(contacts::create))
         .route("/contacts/new", web::get().to(contacts::new_form))
         .route("/contacts/duplicates", web::get().to(duplicates::list))
+        .route("/contacts/bulk", web::post().to(bulk::run))
+        .route("/trash", web::get().to(trash::list))
+        .route("/trash/{id}/restore", web::post().to(trash::restore))
+        .route("/team", web::get().to(team::grid))
+        .route("/settings/users", web::get().to(users::list))
+        .route("/settings/users", web::post().to(users::add))
+        .route("/settings/users/{id}/role", web::post().to(users::set_role))
+        .route("/settings/users/{id}/disable", web::post().to(users::disable))
+        .route("/settings/users/{id}/enable", web::post().to(users::enable))
+        .route("/settings/users/{id}/password", web::post().to(users::reset_password))
+        .route("/settings/activity", web::get().to(users::activity_log))
+        .route("/profile/name", web::post().to(users::rename_self))
+        .route("/profile/password", web::post().to(users::change_own_password))
         .route("/contacts/export.csv", web::get().to(export::download))
         .route("/contacts/{id}", web::get().to(contacts::show))
         .route("/contacts/{id}", web::post().to(contacts::update))

@@ -528,6 +528,19 @@ fn write_all(
             imports::finished_at.eq(now()),
         ))
         .execute(conn)?;
+    let summary = format!(
+        "imported {} ({} rows): created {}, updated {}, skipped {}, rejected {}",
+        import.file_name, total, counts.created, counts.updated, counts.skipped, counts.rejected
+    );
+    let changed = (counts.created + counts.updated).max(0) as usize;
+    crate::service::activity::record(
+        conn,
+        Some(actor),
+        crate::service::activity::Action::Import,
+        None,
+        changed,
+        &summary,
+    )?;
     find(conn, id)
 }
 
