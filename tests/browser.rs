@@ -7,7 +7,9 @@
 //! menu's unread badge, replies, sees the reply delivered and the contact
 //! moved to Reach. A fourth: a lead merges a duplicate and undoes it. A
 //! fifth: a lead imports a CSV file, checks the preview, commits it,
-//! watches the progress reach done and downloads the rejected rows.
+//! watches the progress reach done and downloads the rejected rows. A
+//! sixth: a lead filters Won, spreads all matching over two agents, and
+//! reads the counts on the workload grid.
 //! Screenshots land in `test-artifacts/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; run it with
@@ -805,5 +807,87 @@ async fn a_lead_imports_a_file_commits_it_and_downloads_the_rejected_rows() {
         "the list counts the imported contacts"
     );
 
+    c.close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn a_lead_spreads_every_won_contact_over_two_agents_and_reads_the_workload_grid() {
+    use diesel::prelude::*;
+    use leadbook::db::schema::contacts;
+    let app = spawn_app().await;
+    app.add_user("lee@example.com", "Lee Lead", Role::Lead);
+    let aina = app.add_user("aina@example.com", "Aina Account", Role::Agent).id;
+    let bala = app.add_user("bala@example.com", "Bala Account", Role::Agent).id;
+    // 8 Won customers among 12 contacts.
+    app.with_db(|c| {
+        leadbook::service::seed::seed_contacts(c, 12, None, |_| {}).unwrap();
+        let ids: Vec<i32> = contacts::table
+            .select(contacts::id)
+            .order(contacts::id)
+            .load(c)
+            .unwrap();
+        diesel::update(contacts::table)
+            .set(contacts::status_id.eq(2))
+            .execute(c)
+            .unwrap();
+        diesel::update(contacts::table.filter(contacts::id.eq_any(&ids[..8])))
+            .set(contacts::status_id.eq(6))
+            .execute(c)
+            .unwrap();
+    });
+
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    sign_in(&c, &app, "lee@example.com").await;
+    // Filter Won from the counts bar.
+    click(&c, "nav.status-counts a.status-won").await;
+    expect_path(&c, "/contacts").await;
+    let query = c.current_url().await.unwrap().query().unwrap_or_default().to_string();
+    assert!(query.contains("status=6"), "{query}");
+    assert_eq!(
+        c.find_all(Locator::Css("table.contacts tbody tr")).await.unwrap().len(),
+        8
+    );
+
+    // Spread over the two account managers, applied to all matching.
+    on_element(&c, "#bulk-action", |e| async move { e.select_by_value("spread").await }).await;
+    click(&c, &format!("form#bulk input[name=agents][value='{aina}']")).await;
+    click(&c, &format!("form#bulk input[name=agents][value='{bala}']")).await;
+    click(&c, "form#bulk button[name=all_matching]").await;
+    expect_path(&c, "/contacts/bulk").await;
+    assert_eq!(
+        text_of(&c, "#bulk-count").await,
+        "8",
+        "the confirmation states the count"
+    );
+    std::fs::write(artifacts().join("bulk-confirm.png"), c.screenshot().await.unwrap()).unwrap();
+    click(&c, "form[action='/contacts/bulk'] button.primary").await;
+    expect_flash(
+        &c,
+        "Done: spread evenly over Aina Account, Bala Account — 8 contacts, 8 changed. Each got: Aina Account 4, Bala Account 4.",
+    )
+    .await;
+
+    // The workload grid, from the menu: 4 Won each.
+    click(&c, "nav.menu a[href='/team']").await;
+    expect_path(&c, "/team").await;
+    let aina_row = text_of(&c, &format!("tr:has(a[href='/contacts?owner={aina}&status=6'])")).await;
+    assert!(aina_row.to_lowercase().starts_with("aina account"), "{aina_row}");
+    assert_eq!(
+        text_of(&c, &format!("a[href='/contacts?owner={aina}&status=6']")).await,
+        "4"
+    );
+    assert_eq!(
+        text_of(&c, &format!("a[href='/contacts?owner={bala}&status=6']")).await,
+        "4"
+    );
+    std::fs::write(artifacts().join("workload-grid.png"), c.screenshot().await.unwrap()).unwrap();
+    // A cell opens the list it counts.
+    click(&c, &format!("a[href='/contacts?owner={bala}&status=6']")).await;
+    expect_path(&c, "/contacts").await;
+    assert_eq!(
+        c.find_all(Locator::Css("table.contacts tbody tr")).await.unwrap().len(),
+        4
+    );
     c.close().await.unwrap();
 }

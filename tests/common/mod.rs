@@ -247,11 +247,17 @@ impl TestApp {
             .expect("contact id in Location")
     }
 
-    /// How many contacts the database holds.
+    /// How many contacts the database holds, the trash left out.
     pub fn contact_count(&self) -> i64 {
         use diesel::prelude::*;
         use leadbook::db::schema::contacts;
-        self.with_db(|c| contacts::table.count().get_result(c).expect("count"))
+        self.with_db(|c| {
+            contacts::table
+                .filter(contacts::deleted_at.is_null())
+                .count()
+                .get_result(c)
+                .expect("count")
+        })
     }
 }
 
