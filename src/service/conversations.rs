@@ -143,6 +143,10 @@ impl From<DieselError> for Attempt {
     fn from(e: DieselError) -> Self {
         match e {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Race,
+            // A merge moved the sender's identity and deleted the contact it
+            // pointed to after this receipt read it (PostgreSQL reads
+            // committed rows): run again, and find the kept contact.
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Self::Race,
             other => match AppError::from(other) {
                 // A deadlock with a merge of the same contact: run again.
                 AppError::Contended(_) => Self::Race,

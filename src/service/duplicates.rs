@@ -587,6 +587,7 @@ fn candidates(conn: &mut AnyConnection, keys: &[i64], me: Option<i32>) -> Result
     let ids: Vec<i32> = query.load(conn)?;
     Ok(contacts::table
         .filter(contacts::id.eq_any(&ids))
+        .filter(contacts::deleted_at.is_null())
         .select(finder_columns())
         .order(contacts::id)
         .load(conn)?)
@@ -599,6 +600,7 @@ fn candidates(conn: &mut AnyConnection, keys: &[i64], me: Option<i32>) -> Result
 pub fn refresh(conn: &mut AnyConnection, contact_id: i32) -> Result<(), AppError> {
     let row: Option<ContactRow> = contacts::table
         .find(contact_id)
+        .filter(contacts::deleted_at.is_null())
         .select(finder_columns())
         .first(conn)
         .optional()?;
@@ -647,6 +649,7 @@ pub fn add_new(conn: &mut AnyConnection, ids: &[i32]) -> Result<(), AppError> {
     for chunk in ids.chunks(5_000) {
         let found: Vec<ContactRow> = contacts::table
             .filter(contacts::id.eq_any(chunk))
+            .filter(contacts::deleted_at.is_null())
             .select(finder_columns())
             .load(conn)?;
         rows.extend(found.into_iter().map(|r| (r.0, r)));
@@ -713,6 +716,7 @@ pub fn add_new(conn: &mut AnyConnection, ids: &[i32]) -> Result<(), AppError> {
     for chunk in others.chunks(5_000) {
         let found: Vec<ContactRow> = contacts::table
             .filter(contacts::id.eq_any(chunk))
+            .filter(contacts::deleted_at.is_null())
             .select(finder_columns())
             .load(conn)?;
         rows.extend(found.into_iter().map(|r| (r.0, r)));
@@ -895,6 +899,7 @@ pub fn rebuild(conn: &mut AnyConnection, mut progress: impl FnMut(u64)) -> Resul
     loop {
         let rows: Vec<ContactRow> = contacts::table
             .filter(contacts::id.gt(after))
+            .filter(contacts::deleted_at.is_null())
             .order(contacts::id)
             .limit(READ_CHUNK)
             .select(finder_columns())
