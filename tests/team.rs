@@ -10,7 +10,7 @@ use common::*;
 use diesel::prelude::*;
 use leadbook::db::schema::{
     activity_log, api_tokens, contact_labels, contact_trash, contacts, conversations, custom_attributes, inboxes,
-    labels, merges, messages, notes, status_history, users, webhooks,
+    labels, merges, messages, notes, owner_status_counts, status_history, users, webhooks,
 };
 use leadbook::service::users::Role;
 use reqwest::{Method, StatusCode};
@@ -602,6 +602,35 @@ fn live_count(app: &TestApp) -> i64 {
     })
 }
 
+/// The workload grid's kept counts (owner × status) equal a recount of the
+/// contacts themselves: the triggers followed every change.
+fn assert_workload_counts_match(app: &TestApp) {
+    app.with_db(|c| {
+        let mut kept: Vec<(i32, i32, i32)> = owner_status_counts::table
+            .filter(owner_status_counts::total.ne(0))
+            .select((
+                owner_status_counts::owner_id,
+                owner_status_counts::status_id,
+                owner_status_counts::total,
+            ))
+            .load(c)
+            .unwrap();
+        kept.sort_unstable();
+        let mut counted: Vec<(Option<i32>, i32, i64)> = contacts::table
+            .filter(contacts::owner_id.is_not_null())
+            .group_by((contacts::owner_id, contacts::status_id))
+            .select((contacts::owner_id, contacts::status_id, diesel::dsl::count_star()))
+            .load(c)
+            .unwrap();
+        counted.sort_unstable();
+        let counted: Vec<(i32, i32, i32)> = counted
+            .into_iter()
+            .map(|(o, s, n)| (o.unwrap(), s, n as i32))
+            .collect();
+        assert_eq!(kept, counted, "owner_status_counts follows the contacts");
+    });
+}
+
 fn status_total(app: &TestApp) -> i64 {
     app.with_db(|c| {
         leadbook::service::listing::status_counts(c)
@@ -770,6 +799,7 @@ async fn a_bulk_delete_of_a_filter_goes_to_the_trash_and_every_contact_comes_bac
     assert_eq!(json["contact_id"].as_i64().unwrap() as i32, lost[3]);
     assert_eq!(json["contact_created"], false);
     let _ = others;
+    assert_workload_counts_match(&t.app);
 }
 
 #[actix_web::test]
@@ -1003,6 +1033,7 @@ async fn sixty_one_contacts_spread_over_three_agents_give_21_20_20_and_the_grid_
     );
     assert!(grid.contains(&format!("<a href=\"/contacts?owner={lead}&#38;status=6\">20</a>")));
     assert_eq!(t.agent.get("/team").await.status(), StatusCode::FORBIDDEN);
+    assert_workload_counts_match(app);
 }
 
 #[actix_web::test]
@@ -1094,6 +1125,7 @@ async fn a_bulk_status_change_on_a_filter_of_ten_thousand_records_every_change()
         "{}",
         &list[..list.len().min(2000)]
     );
+    assert_workload_counts_match(app);
 }
 
 #[actix_web::test]

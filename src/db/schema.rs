@@ -32,6 +32,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    owner_status_counts (owner_id, status_id) {
+        owner_id -> Integer,
+        status_id -> Integer,
+        total -> Integer,
+    }
+}
+
+diesel::table! {
+    lead_models (id) {
+        id -> Integer,
+        trained_at -> Timestamp,
+        closed -> Integer,
+        won -> Integer,
+        auc -> Nullable<Double>,
+        model -> Nullable<Text>,
+        message -> Text,
+    }
+}
+
+diesel::table! {
+    pipeline_snapshots (period_days) {
+        period_days -> Integer,
+        computed_at -> Timestamp,
+        figures -> Text,
+    }
+}
+
+diesel::table! {
     contact_trash (contact_id) {
         contact_id -> Integer,
         deleted_by -> Nullable<Integer>,
@@ -60,6 +88,8 @@ diesel::table! {
         updated_at -> Timestamp,
         last_activity_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
+        follow_up_at -> Nullable<Timestamp>,
+        lead_score -> Nullable<Integer>,
     }
 }
 
@@ -120,6 +150,7 @@ diesel::table! {
         last_incoming_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        last_outbound_at -> Nullable<Timestamp>,
     }
 }
 
@@ -358,6 +389,9 @@ diesel::joinable!(status_history -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     activity_log,
+    lead_models,
+    owner_status_counts,
+    pipeline_snapshots,
     api_tokens,
     app_settings,
     contact_attribute_values,

@@ -35,6 +35,11 @@ pub struct Contact {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_activity_at: Option<NaiveDateTime>,
+    /// When the owner means to follow up (product.md §7).
+    pub follow_up_at: Option<NaiveDateTime>,
+    /// The lead score per mille, from the latest training; `None` when no
+    /// model could be trained.
+    pub lead_score: Option<i32>,
 }
 
 impl Contact {

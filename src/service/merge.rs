@@ -346,6 +346,11 @@ struct ContactRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     last_activity_at: Option<NaiveDateTime>,
+    // Merge records written before these fields existed read them as unset.
+    #[serde(default)]
+    follow_up_at: Option<NaiveDateTime>,
+    #[serde(default)]
+    lead_score: Option<i32>,
 }
 
 impl From<&Contact> for ContactRow {
@@ -365,6 +370,8 @@ impl From<&Contact> for ContactRow {
             created_at: c.created_at,
             updated_at: c.updated_at,
             last_activity_at: c.last_activity_at,
+            follow_up_at: c.follow_up_at,
+            lead_score: c.lead_score,
         }
     }
 }
