@@ -28,6 +28,10 @@ pub struct Settings {
     pub delivery_retry_ms: u64,
     /// Attempts before a message is marked failed.
     pub delivery_attempts: i32,
+    /// The pipeline's stale rules (`STALE_RULES`, `negotiating:7` by default).
+    pub stale_rules: Vec<crate::service::pipeline::StaleRule>,
+    /// How often the pipeline's figures are computed again, in seconds.
+    pub pipeline_refresh_secs: u64,
 }
 
 impl Settings {
@@ -75,6 +79,8 @@ impl Settings {
             delivery_worker: parse_flag("DELIVERY_WORKER", &get("DELIVERY_WORKER", "on"))?,
             delivery_retry_ms: parse_number("DELIVERY_RETRY_MS", &get("DELIVERY_RETRY_MS", "30000"))?,
             delivery_attempts: parse_number("DELIVERY_ATTEMPTS", &get("DELIVERY_ATTEMPTS", "6"))?,
+            stale_rules: crate::service::pipeline::StaleRule::parse_list(&get("STALE_RULES", "negotiating:7"))?,
+            pipeline_refresh_secs: parse_number("PIPELINE_REFRESH_SECS", &get("PIPELINE_REFRESH_SECS", "600"))?,
         })
     }
 }

@@ -55,6 +55,11 @@ impl Application {
         if state.settings.delivery_worker {
             delivery::start(pool.clone(), state.settings.clone(), state.delivery.clone());
         }
+        service::pipeline::refresh_in_background(
+            pool.clone(),
+            state.settings.stale_rules.clone(),
+            std::time::Duration::from_secs(state.settings.pipeline_refresh_secs.max(1)),
+        );
         let key = Key::derive_from(&key);
         let server = HttpServer::new(move || {
             let settings = &state.settings;

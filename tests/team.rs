@@ -623,10 +623,7 @@ fn assert_workload_counts_match(app: &TestApp) {
             .load(c)
             .unwrap();
         counted.sort_unstable();
-        let counted: Vec<(i32, i32, i32)> = counted
-            .into_iter()
-            .map(|(o, s, n)| (o.unwrap(), s, n as i32))
-            .collect();
+        let counted: Vec<(i32, i32, i32)> = counted.into_iter().map(|(o, s, n)| (o.unwrap(), s, n as i32)).collect();
         assert_eq!(kept, counted, "owner_status_counts follows the contacts");
     });
 }

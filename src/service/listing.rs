@@ -12,7 +12,9 @@ use super::attributes::{self, AttrFilter, Condition};
 use super::contacts::Contact;
 use super::labels;
 use super::status::LeadStatus;
-use crate::db::schema::{contact_attribute_values as attr_values, contact_labels, contacts, status_counts, users};
+use crate::db::schema::{
+    contact_attribute_values as attr_values, contact_labels, contacts, conversations, status_counts, users,
+};
 use crate::db::{AnyConnection, MultiBackend};
 use crate::error::AppError;
 
@@ -127,6 +129,9 @@ pub struct ContactQuery {
     pub attrs: Vec<AttrFilter>,
     /// Custom attribute keys to show as columns (pages only).
     pub cols: Vec<String>,
+    /// Only contacts older than this many days to whom no message was sent
+    /// in that time (`quiet`, the pipeline's stale rule as a filter).
+    pub quiet_days: Option<i32>,
 }
 
 impl ContactQuery {
@@ -145,6 +150,7 @@ impl ContactQuery {
             labels: Vec::new(),
             attrs: Vec::new(),
             cols: Vec::new(),
+            quiet_days: None,
         };
         for (key, value) in pairs {
             let value = value.trim();
@@ -168,6 +174,19 @@ impl ContactQuery {
                 "sort" if !value.is_empty() => query.sort = SortKey::parse(value)?,
                 "order" if !value.is_empty() => query.order = Order::parse(value)?,
                 "cursor" if !value.is_empty() => query.cursor = Some(Cursor::decode(value)?),
+                "quiet" if !value.is_empty() => {
+                    let days = value
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|d| (1..=3650).contains(d))
+                        .ok_or_else(|| {
+                            format!(
+                                "quiet must be a number of days from 1 to 3650, not \"{}\"",
+                                truncate(value)
+                            )
+                        })?;
+                    query.quiet_days = Some(days);
+                }
                 _ => {}
             }
         }
@@ -656,6 +675,17 @@ fn filtered(conn: &AnyConnection, query: &ContactQuery, resolved: &Resolved, me:
     }
     if let Some(identifier) = &query.identifier {
         q = q.filter(contacts::identifier.eq(identifier.clone()));
+    }
+    if let Some(days) = query.quiet_days {
+        // NOT IN the (few) conversations written to lately: no correlated probe per row.
+        let cutoff = chrono::Utc::now().naive_utc() - chrono::Duration::days(days.into());
+        q = q.filter(contacts::created_at.lt(cutoff)).filter(
+            contacts::id.ne_all(
+                conversations::table
+                    .filter(conversations::last_outbound_at.ge(cutoff))
+                    .select(conversations::contact_id),
+            ),
+        );
     }
     let text = query.q.trim();
     if text.is_empty() {

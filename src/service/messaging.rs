@@ -130,6 +130,7 @@ pub fn send(
         diesel::update(conversations::table.find(conversation_id))
             .set((
                 conversations::last_message_at.eq(now),
+                conversations::last_outbound_at.eq(now),
                 conversations::updated_at.eq(now),
             ))
             .execute(conn)?;

@@ -146,6 +146,9 @@ pub(crate) fn query_pairs(query: &ContactQuery) -> Vec<(String, String)> {
     for col in &query.cols {
         pairs.push(("cols".into(), col.clone()));
     }
+    if let Some(days) = query.quiet_days {
+        pairs.push(("quiet".into(), days.to_string()));
+    }
     pairs.push(("sort".into(), query.sort.as_str().into()));
     pairs.push(("order".into(), query.order.as_str().into()));
     if let Some(cursor) = &query.cursor {
@@ -230,7 +233,7 @@ pub async fn list(
         .filter_map(|key| extras.definitions.iter().find(|d| &d.key == key))
         .map(|d| (d.key.clone(), d.display_name.clone()))
         .collect();
-    let filter_chips = query
+    let mut filter_chips: Vec<(String, String)> = query
         .attrs
         .iter()
         .map(|f| {
@@ -243,6 +246,15 @@ pub async fn list(
             )
         })
         .collect();
+    if let Some(days) = query.quiet_days {
+        filter_chips.push((
+            format!("no message sent for {days} days"),
+            list_href(&query, |q| {
+                q.quiet_days = None;
+                q.cursor = None;
+            }),
+        ));
+    }
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     let counts = counts
         .into_iter()
@@ -598,6 +610,9 @@ struct ShowPage {
     look_alikes: Vec<(i32, String, String)>,
     /// The activity log's entries about this contact, newest first.
     entries: Vec<super::users::EntryView>,
+    /// The follow-up reminder, as shown and as the form's value.
+    follow_up: Option<String>,
+    follow_up_value: String,
 }
 
 impl ShowPage {
@@ -714,6 +729,12 @@ pub async fn show(
         inbox_opt_outs,
         look_alikes,
         entries: super::users::entry_views(&entries, tz),
+        follow_up: details.contact.follow_up_at.map(|t| local_time(t, tz)),
+        follow_up_value: details
+            .contact
+            .follow_up_at
+            .map(|t| t.and_utc().with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default(),
     };
     Ok(pages::render(&page))
 }

@@ -11,6 +11,7 @@ pub mod imports;
 pub mod merges;
 pub mod notes;
 pub mod pages;
+pub mod pipeline;
 pub mod profile;
 pub mod session_store;
 pub mod settings;
@@ -75,6 +76,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/trash", web::get().to(trash::list))
         .route("/trash/{id}/restore", web::post().to(trash::restore))
         .route("/team", web::get().to(team::grid))
+        .route("/pipeline", web::get().to(pipeline::page))
+        .route("/pipeline/refresh", web::post().to(pipeline::refresh))
+        .route("/follow-ups", web::get().to(pipeline::follow_ups))
         .route("/settings/users", web::get().to(users::list))
         .route("/settings/users", web::post().to(users::add))
         .route("/settings/users/{id}/role", web::post().to(users::set_role))
@@ -90,6 +94,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/contacts/{id}/edit", web::get().to(contacts::edit_form))
         .route("/contacts/{id}/status", web::post().to(contacts::set_status))
         .route("/contacts/{id}/owner", web::post().to(contacts::assign))
+        .route("/contacts/{id}/follow-up", web::post().to(pipeline::set_follow_up))
         .route("/contacts/{id}/delete", web::get().to(contacts::delete_form))
         .route("/contacts/{id}/delete", web::post().to(contacts::delete))
         .route("/contacts/{id}/merge", web::get().to(merges::dialog))
