@@ -956,6 +956,17 @@ pub fn matching_ids(
     Ok(q.select(contacts::id).order(contacts::id.asc()).load(conn)?)
 }
 
+/// How many contacts `query` matches (the pipeline's stale counts, so they
+/// count exactly what their links list).
+pub fn count(conn: &mut AnyConnection, query: &ContactQuery, me: i32, calling_code: u16) -> Result<i64, AppError> {
+    let resolved = resolve(conn, query)?;
+    if resolved.impossible {
+        return Ok(0);
+    }
+    let q = filtered(conn, query, &resolved, me, calling_code);
+    Ok(q.select(diesel::dsl::count_star()).first(conn)?)
+}
+
 /// Contacts per status across the whole team, read from the counts the
 /// database keeps up to date.
 pub fn status_counts(conn: &mut AnyConnection) -> Result<Vec<(LeadStatus, i64)>, AppError> {

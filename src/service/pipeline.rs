@@ -147,12 +147,6 @@ struct Spell {
     ended: NaiveDateTime,
 }
 
-#[derive(QueryableByName)]
-struct Total {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 /// Conversion of each stage into the later ones, for changes since `since`.
 fn conversions(conn: &mut AnyConnection, since: NaiveDateTime) -> Result<Vec<Conversion>, AppError> {
     let mut out = Vec::new();
@@ -240,26 +234,14 @@ pub fn median(values: &mut [i64]) -> Option<i64> {
     })
 }
 
-/// The contacts stale under `rule` at `now`, as the list filter
-/// (`status` and `quiet`) finds them: counts here, rows there.
-fn stale(conn: &mut AnyConnection, rule: StaleRule, now: NaiveDateTime) -> Result<i64, AppError> {
-    let cutoff = now - Duration::days(rule.days.into());
-    const SQL: &str = "SELECT COUNT(*) AS n FROM contacts c \
-         WHERE c.deleted_at IS NULL AND c.status_id = ";
-    let tail = " AND NOT EXISTS (SELECT 1 FROM conversations v WHERE v.contact_id = c.id AND v.last_outbound_at >= ";
-    let n: Total = match conn {
-        AnyConnection::Sqlite(c) => diesel::sql_query(format!("{SQL}? AND c.created_at < ?{tail}?)"))
-            .bind::<Integer, _>(rule.status)
-            .bind::<Timestamp, _>(cutoff)
-            .bind::<Timestamp, _>(cutoff)
-            .get_result(c)?,
-        AnyConnection::Postgresql(c) => diesel::sql_query(format!("{SQL}$1 AND c.created_at < $2{tail}$3)"))
-            .bind::<Integer, _>(rule.status)
-            .bind::<Timestamp, _>(cutoff)
-            .bind::<Timestamp, _>(cutoff)
-            .get_result(c)?,
-    };
-    Ok(n.n)
+/// The contacts stale under `rule`: the list's own filter (`status` and
+/// `quiet`) counted, so the figure and the list it links to agree. The
+/// filter reads the clock itself.
+fn stale(conn: &mut AnyConnection, rule: StaleRule) -> Result<i64, AppError> {
+    let (status, days) = (rule.status.to_string(), rule.days.to_string());
+    let query = listing::ContactQuery::parse([("owner", "all"), ("status", status.as_str()), ("quiet", days.as_str())])
+        .map_err(AppError::internal)?;
+    listing::count(conn, &query, 0, 0)
 }
 
 /// Computes the figures of the `period_days` up to `now`.
@@ -274,7 +256,7 @@ pub fn compute(
     for &rule in rules {
         stale_counts.push(Stale {
             rule,
-            count: stale(conn, rule, now)?,
+            count: stale(conn, rule)?,
         });
     }
     Ok(Figures {
