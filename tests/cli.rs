@@ -46,7 +46,7 @@ fn migrate_user_add_and_seed_work_on_a_fresh_database() {
     let out = leadbook(&url, &["migrate"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("applied 13 migration(s)"),
+        text(&out.stdout).contains("applied 14 migration(s)"),
         "{}",
         text(&out.stdout)
     );

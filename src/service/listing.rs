@@ -6,7 +6,7 @@ use base64::Engine;
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double, Integer, Text};
+use diesel::sql_types::{Bool, Double, Integer, Nullable, Text};
 
 use super::attributes::{self, AttrFilter, Condition};
 use super::contacts::Contact;
@@ -705,27 +705,49 @@ fn filtered(conn: &AnyConnection, query: &ContactQuery, resolved: &Resolved, me:
                 .sql(")"),
         );
     }
-    // PostgreSQL (trigram GIN indexes on these expressions), and SQLite's
-    // one- and two-character searches: LIKE on the lower-cased text.
     let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-    let email = contacts::email.assume_not_null();
-    let identifier = contacts::identifier.assume_not_null();
-    let by_text = lower(contacts::name)
-        .like(pattern.clone())
-        .escape('\\')
-        .or(email.like(pattern.clone()).escape('\\'))
-        .or(lower(identifier).like(pattern).escape('\\'));
-    match phone {
-        Some((digits, international)) => {
-            let phone = contacts::phone.assume_not_null();
-            q.filter(
+    if sqlite {
+        // One- and two-character searches, which FTS5's trigrams cannot
+        // serve: LIKE on the text (SQLite's LIKE ignores ASCII case).
+        let email = contacts::email.assume_not_null();
+        let identifier = contacts::identifier.assume_not_null();
+        let phone_column = contacts::phone.assume_not_null();
+        let by_text = contacts::name
+            .like(pattern.clone())
+            .escape('\\')
+            .or(email.like(pattern.clone()).escape('\\'))
+            .or(identifier.like(pattern).escape('\\'));
+        return match phone {
+            Some((digits, international)) => q.filter(
                 by_text
-                    .or(phone.like(format!("%{digits}%")))
-                    .or(phone.like(format!("%{international}%"))),
-            )
-        }
-        None => q.filter(by_text),
+                    .or(phone_column.like(format!("%{digits}%")))
+                    .or(phone_column.like(format!("%{international}%"))),
+            ),
+            None => q.filter(by_text),
+        };
     }
+    // PostgreSQL: trigram GIN indexes on `contacts_search`, the lower-cased
+    // searched fields kept beside the contacts by triggers (migration 000014:
+    // a bulk status change no longer rewrites every trigram of every row).
+    // Without a phone-like search the phone patterns are NULL, which matches
+    // nothing and which the planner drops.
+    let (digits, international) = match phone {
+        Some((digits, international)) => (Some(format!("%{digits}%")), Some(format!("%{international}%"))),
+        None => (None, None),
+    };
+    q.filter(
+        sql::<Bool>("contacts.id IN (SELECT contact_id FROM contacts_search WHERE name LIKE ")
+            .bind::<Text, _>(pattern.clone())
+            .sql(" ESCAPE '\\' OR email LIKE ")
+            .bind::<Text, _>(pattern.clone())
+            .sql(" ESCAPE '\\' OR identifier LIKE ")
+            .bind::<Text, _>(pattern)
+            .sql(" ESCAPE '\\' OR phone LIKE ")
+            .bind::<Nullable<Text>, _>(digits)
+            .sql(" OR phone LIKE ")
+            .bind::<Nullable<Text>, _>(international)
+            .sql(")"),
+    )
 }
 
 /// Rows strictly after `(value, id)` in the reading direction, ordered that way.

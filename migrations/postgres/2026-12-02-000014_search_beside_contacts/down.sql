@@ -1,0 +1,11 @@
+DROP TRIGGER contacts_search_update ON contacts;
+DROP TRIGGER contacts_search_delete ON contacts;
+DROP TRIGGER contacts_search_insert ON contacts;
+DROP FUNCTION contacts_search_updated();
+DROP FUNCTION contacts_search_deleted();
+DROP FUNCTION contacts_search_inserted();
+DROP TABLE contacts_search;
+CREATE INDEX contacts_search_name ON contacts USING gin (lower(name) gin_trgm_ops);
+CREATE INDEX contacts_search_email ON contacts USING gin (email gin_trgm_ops);
+CREATE INDEX contacts_search_phone ON contacts USING gin (phone gin_trgm_ops);
+CREATE INDEX contacts_search_identifier ON contacts USING gin (lower(identifier) gin_trgm_ops);
