@@ -32,6 +32,11 @@ pub struct Settings {
     pub stale_rules: Vec<crate::service::pipeline::StaleRule>,
     /// How often the pipeline's figures are computed again, in seconds.
     pub pipeline_refresh_secs: u64,
+    /// Which closed contacts the lead score learns from
+    /// (`LEAD_SCORE_UNQUALIFIED`: count Unqualified as lost, off by default).
+    pub score_outcomes: crate::service::lead_score::Outcomes,
+    /// How often the lead score is trained again, in seconds.
+    pub score_train_secs: u64,
 }
 
 impl Settings {
@@ -81,6 +86,10 @@ impl Settings {
             delivery_attempts: parse_number("DELIVERY_ATTEMPTS", &get("DELIVERY_ATTEMPTS", "6"))?,
             stale_rules: crate::service::pipeline::StaleRule::parse_list(&get("STALE_RULES", "negotiating:7"))?,
             pipeline_refresh_secs: parse_number("PIPELINE_REFRESH_SECS", &get("PIPELINE_REFRESH_SECS", "600"))?,
+            score_outcomes: crate::service::lead_score::Outcomes {
+                unqualified_as_lost: parse_flag("LEAD_SCORE_UNQUALIFIED", &get("LEAD_SCORE_UNQUALIFIED", "off"))?,
+            },
+            score_train_secs: parse_number("LEAD_SCORE_TRAIN_SECS", &get("LEAD_SCORE_TRAIN_SECS", "3600"))?,
         })
     }
 }

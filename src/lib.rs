@@ -60,6 +60,11 @@ impl Application {
             state.settings.stale_rules.clone(),
             std::time::Duration::from_secs(state.settings.pipeline_refresh_secs.max(1)),
         );
+        service::lead_score::train_in_background(
+            pool.clone(),
+            state.settings.score_outcomes,
+            std::time::Duration::from_secs(state.settings.score_train_secs.max(1)),
+        );
         let key = Key::derive_from(&key);
         let server = HttpServer::new(move || {
             let settings = &state.settings;

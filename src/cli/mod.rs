@@ -48,6 +48,11 @@ enum Command {
         #[arg(long, value_name = "PERCENT", value_parser = percent)]
         duplicates: Option<f64>,
     },
+    /// The lead score.
+    Score {
+        #[command(subcommand)]
+        command: ScoreCommand,
+    },
     /// The duplicate finder.
     Duplicates {
         #[command(subcommand)]
@@ -90,6 +95,25 @@ enum Command {
         /// A label every exported contact carries; repeat for several.
         #[arg(long)]
         label: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScoreCommand {
+    /// Train the lead score now and write every contact's score; prints
+    /// what it learnt from, its held-out AUC and the time taken.
+    Train,
+    /// Add a generated history where Won depends on known features plus
+    /// noise, for measuring the score (`bench/score`).
+    Generate {
+        /// Closed (Won or Lost) contacts to add.
+        #[arg(long)]
+        closed: u64,
+        /// Open contacts to add.
+        #[arg(long, default_value_t = 0)]
+        open: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -202,6 +226,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // The operator at the console acts with the token owner's own rights.
             let (_, secret) = tokens::create(&mut conn, &owner, owner.id, &name).map_err(describe)?;
             println!("{secret}");
+            Ok(())
+        }
+        Command::Score { command } => {
+            let mut conn = connect(&settings)?;
+            match command {
+                ScoreCommand::Train => {
+                    let t = crate::service::lead_score::train(
+                        &mut conn,
+                        settings.score_outcomes,
+                        chrono::Utc::now().naive_utc(),
+                    )
+                    .map_err(describe)?;
+                    println!("{}", t.message);
+                    println!(
+                        "closed {}, won {}, auc {}, scores written {}, {:.2}s",
+                        t.closed,
+                        t.won,
+                        t.auc.map_or_else(|| "null".into(), |a| format!("{a:.4}")),
+                        t.written,
+                        t.seconds
+                    );
+                }
+                ScoreCommand::Generate { closed, open, seed } => {
+                    let started = std::time::Instant::now();
+                    let g = crate::service::lead_score::synthetic::generate(&mut conn, closed, open, seed)
+                        .map_err(describe)?;
+                    println!(
+                        "generated {} contacts ({} closed, {} won); generator auc {} on the held-out fifth; {:.1}s",
+                        g.contacts,
+                        g.closed,
+                        g.won,
+                        g.generator_auc.map_or_else(|| "null".into(), |a| format!("{a:.4}")),
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            }
             Ok(())
         }
         Command::Seed {

@@ -14,6 +14,7 @@ pub mod followups;
 pub mod import;
 pub mod inboxes;
 pub mod labels;
+pub mod lead_score;
 pub mod listing;
 pub mod merge;
 pub mod messaging;

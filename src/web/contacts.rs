@@ -35,6 +35,8 @@ pub struct ContactView {
     pub updated: String,
     pub activity: String,
     pub activity_exact: String,
+    /// The lead score as a percentage (`73%`), or empty when there is none.
+    pub score: String,
     pub labels: Vec<Label>,
     /// The values of the columns the list was asked to show.
     pub columns: Vec<String>,
@@ -59,6 +61,10 @@ impl ContactView {
             updated: local_time(c.updated_at, tz),
             activity: c.last_activity_at.map(relative_time).unwrap_or_default(),
             activity_exact: c.last_activity_at.map(|t| local_time(t, tz)).unwrap_or_default(),
+            score: c
+                .lead_score
+                .map(|s| format!("{:.0}%", f64::from(s) / 10.0))
+                .unwrap_or_default(),
             labels: Vec::new(),
             columns: Vec::new(),
         }
@@ -273,6 +279,7 @@ pub async fn list(
         (SortKey::Status, "Status"),
         (SortKey::Activity, "Last activity"),
         (SortKey::Created, "Created"),
+        (SortKey::Score, "Lead score"),
     ]
     .into_iter()
     .map(|(key, label)| {
@@ -613,6 +620,7 @@ struct ShowPage {
     /// The follow-up reminder, as shown and as the form's value.
     follow_up: Option<String>,
     follow_up_value: String,
+    score: super::pipeline::ScoreView,
 }
 
 impl ShowPage {
@@ -636,7 +644,8 @@ pub async fn show(
     let id = path.into_inner();
     let tz = state.settings.time_zone;
     let can_assign = user.actor.role.can_assign();
-    let (details, team, all_labels, (conversations, inbox_opt_outs, look_alikes, entries)) = state
+    let outcomes = state.settings.score_outcomes;
+    let (details, team, all_labels, (conversations, inbox_opt_outs, look_alikes, entries), score) = state
         .db(move |c| {
             let details = contacts::details(c, id)?;
             let look_alikes = crate::service::duplicates::of_contact(c, id)?
@@ -663,6 +672,7 @@ pub async fn show(
                     look_alikes,
                     crate::service::activity::recent(c, Some(id), None, 20)?,
                 ),
+                super::pipeline::score_view(c, id, outcomes)?,
             ))
         })
         .await?;
@@ -735,6 +745,7 @@ pub async fn show(
             .follow_up_at
             .map(|t| t.and_utc().with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string())
             .unwrap_or_default(),
+        score,
     };
     Ok(pages::render(&page))
 }

@@ -78,6 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/team", web::get().to(team::grid))
         .route("/pipeline", web::get().to(pipeline::page))
         .route("/pipeline/refresh", web::post().to(pipeline::refresh))
+        .route("/pipeline/score", web::post().to(pipeline::train_score))
         .route("/follow-ups", web::get().to(pipeline::follow_ups))
         .route("/settings/users", web::get().to(users::list))
         .route("/settings/users", web::post().to(users::add))

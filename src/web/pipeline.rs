@@ -13,6 +13,7 @@ use super::pages::{self, local_time, Layout};
 use super::AppState;
 use crate::error::AppError;
 use crate::service::followups;
+use crate::service::lead_score;
 use crate::service::pipeline::{self, Figures, STAGES};
 use crate::service::status::LeadStatus;
 use crate::service::users::{self, UserSummary};
@@ -66,6 +67,9 @@ struct PipelinePage {
     periods: Vec<i32>,
     computed_at: String,
     can_refresh: bool,
+    /// The last training of the lead score: when, and what it says.
+    score_trained_at: Option<String>,
+    score_message: String,
 }
 
 const BAR_AREA: i64 = 360;
@@ -171,10 +175,14 @@ pub async fn page(
             .map_err(|_| AppError::bad_request("period must be a number of days"))?,
     };
     let rules = state.settings.stale_rules.clone();
-    let (counts, figures) = state
+    let (counts, figures, score) = state
         .db(move |c| {
             let now = Utc::now().naive_utc();
-            Ok((pipeline::funnel(c)?, pipeline::figures(c, period_days, &rules, now)?))
+            Ok((
+                pipeline::funnel(c)?,
+                pipeline::figures(c, period_days, &rules, now)?,
+                lead_score::latest(c)?,
+            ))
         })
         .await?;
     let bars = bars(&counts);
@@ -196,6 +204,13 @@ pub async fn page(
         periods: pipeline::PERIODS.to_vec(),
         computed_at: local_time(figures.computed_at, state.settings.time_zone),
         can_refresh: user.actor.role.can_assign(),
+        score_trained_at: score
+            .as_ref()
+            .map(|s| local_time(s.trained_at, state.settings.time_zone)),
+        score_message: score.map_or_else(
+            || "No lead score yet: the model has not been trained.".into(),
+            |s| s.message,
+        ),
     };
     Ok(pages::render(&page))
 }
@@ -215,6 +230,79 @@ pub async fn refresh(
         .db(move |c| pipeline::refresh(c, &rules, Utc::now().naive_utc()))
         .await?;
     pages::flash(&session, "Pipeline figures computed again");
+    Ok(pages::see_other("/pipeline"))
+}
+
+/// The lead score on a contact's page: the stored score, and the factors
+/// that raised and lowered it (in log-odds points), or why there is none.
+pub struct ScoreView {
+    pub percent: Option<String>,
+    pub raised: Vec<(String, String)>,
+    pub lowered: Vec<(String, String)>,
+    pub why_none: String,
+}
+
+pub fn score_view(
+    conn: &mut crate::db::AnyConnection,
+    contact_id: i32,
+    outcomes: lead_score::Outcomes,
+) -> Result<ScoreView, AppError> {
+    let now = Utc::now().naive_utc();
+    let latest = lead_score::latest(conn)?;
+    let stored: Option<i32> = {
+        use crate::db::schema::contacts;
+        use diesel::prelude::*;
+        contacts::table
+            .find(contact_id)
+            .select(contacts::lead_score)
+            .first(conn)
+            .optional()?
+            .flatten()
+    };
+    let explanation = match (&latest, stored) {
+        (Some(l), Some(_)) if l.model.is_some() => lead_score::explain(conn, contact_id, outcomes, now)?,
+        _ => None,
+    };
+    let lines = |factors: &[lead_score::Factor]| {
+        factors
+            .iter()
+            .map(|f| (f.text.clone(), format!("{:.2}", f.effect.abs())))
+            .collect()
+    };
+    Ok(match (stored, explanation) {
+        (Some(score), Some(e)) => ScoreView {
+            percent: Some(format!("{:.0}%", f64::from(score) / 10.0)),
+            raised: lines(&e.raised),
+            lowered: lines(&e.lowered),
+            why_none: String::new(),
+        },
+        _ => ScoreView {
+            percent: None,
+            raised: Vec::new(),
+            lowered: Vec::new(),
+            why_none: match latest {
+                Some(l) if l.model.is_none() => l.message,
+                Some(_) => "No lead score for this contact yet: it is scored at the next training.".into(),
+                None => "No lead score yet: the model has not been trained.".into(),
+            },
+        },
+    })
+}
+
+/// Trains the lead score now (team leads and admins).
+pub async fn train_score(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    session: Session,
+    _form: CsrfForm<PeriodQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.actor
+        .require(user.actor.role.can_assign(), "train the lead score")?;
+    let outcomes = state.settings.score_outcomes;
+    let t = state
+        .db(move |c| lead_score::train(c, outcomes, Utc::now().naive_utc()))
+        .await?;
+    pages::flash(&session, &t.message);
     Ok(pages::see_other("/pipeline"))
 }
 
