@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use leadbook::db::schema::{api_tokens, contacts, status_history, users};
-use leadbook::service::contacts::{self as service, Contact, ContactDraft, ContactInput};
+use leadbook::service::contacts::{self as service, Contact, ContactInput};
 use leadbook::service::status::{LeadStatus, StatusSource};
 use leadbook::service::tokens;
 use leadbook::service::users::{Actor, Role};
@@ -212,27 +212,8 @@ fn history_len(app: &TestApp, id: i32) -> i64 {
     })
 }
 
-/// Creates contacts through the service (fast fixtures); returns their IDs.
 fn add_contacts(app: &TestApp, actor: &Actor, inputs: &[ContactInput]) -> Vec<i32> {
-    app.with_db(|c| {
-        inputs
-            .iter()
-            .map(|input| {
-                let draft = ContactDraft::parse(input, phonenumber::country::Id::MY, &[])
-                    .unwrap_or_else(|e| panic!("fixture {input:?} is invalid: {e:?}"));
-                service::create(c, actor, &draft, StatusSource::Api)
-                    .expect("fixture created")
-                    .id
-            })
-            .collect()
-    })
-}
-
-fn named(name: &str) -> ContactInput {
-    ContactInput {
-        name: name.into(),
-        ..ContactInput::default()
-    }
+    add_contacts_from(app, actor, inputs, StatusSource::Api)
 }
 
 fn token_row(app: &TestApp, user_id: i32) -> tokens::ApiToken {
@@ -255,7 +236,7 @@ fn last_used_at(app: &TestApp, token_id: i32) -> Option<NaiveDateTime> {
 
 // ---------------------------------------------------------- the JSON shapes
 
-const CONTACT_KEYS: [&str; 17] = [
+const CONTACT_KEYS: [&str; 18] = [
     "id",
     "name",
     "email",
@@ -273,6 +254,7 @@ const CONTACT_KEYS: [&str; 17] = [
     "created_at",
     "updated_at",
     "last_activity_at",
+    "lead_score",
 ];
 
 /// An RFC 3339 time in UTC.
@@ -316,6 +298,10 @@ fn assert_contact_shape(v: &Value) -> i32 {
     if !v["last_activity_at"].is_null() {
         utc_time(&v["last_activity_at"], "last_activity_at");
     }
+    assert!(
+        v["lead_score"].is_null() || v["lead_score"].as_f64().is_some_and(|s| (0.0..=1.0).contains(&s)),
+        "lead_score is null or 0–1: {v}"
+    );
     v["id"].as_i64().unwrap() as i32
 }
 
@@ -336,6 +322,7 @@ fn assert_matches_stored(app: &TestApp, v: &Value) {
     assert_eq!(v["opted_out"], c.opted_out_at.is_some());
     assert_eq!(utc_time(&v["created_at"], "created_at").naive_utc(), c.created_at);
     assert_eq!(utc_time(&v["updated_at"], "updated_at").naive_utc(), c.updated_at);
+    assert_eq!(v["lead_score"], json!(c.lead_score.map(|s| f64::from(s) / 1000.0)));
 }
 
 fn ids_of(page: &Value) -> Vec<i32> {
@@ -446,6 +433,7 @@ async fn post_creates_a_contact_with_the_exact_json_shape() {
             "created_at": c["created_at"],
             "updated_at": c["updated_at"],
             "last_activity_at": null,
+            "lead_score": null,
         })
     );
 

@@ -9,8 +9,12 @@
 //! fifth: a lead imports a CSV file, checks the preview, commits it,
 //! watches the progress reach done and downloads the rejected rows. A
 //! sixth: a lead filters Won, spreads all matching over two agents, and
-//! reads the counts on the workload grid.
-//! Screenshots land in `test-artifacts/`.
+//! reads the counts on the workload grid. A seventh: a lead computes the
+//! pipeline figures again, the funnel SVG is checked as rendered (its title
+//! and description, each stage's name, count and bar width) and a bar opens
+//! the list it counts.
+//! Screenshots land in `test-artifacts/`; the funnel's is also kept in
+//! `docs/screenshots/` (written when missing or with `UPDATE_SCREENSHOTS=1`).
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; run it with
 //! `cargo test --features browser-tests --test browser` (`.ci/run` does).
@@ -889,5 +893,228 @@ async fn a_lead_spreads_every_won_contact_over_two_agents_and_reads_the_workload
         c.find_all(Locator::Css("table.contacts tbody tr")).await.unwrap().len(),
         4
     );
+    c.close().await.unwrap();
+}
+
+/// What chromedriver's accessibility tree says of an element: its computed
+/// role and accessible name (WebDriver's `computedrole` and `computedlabel`,
+/// which fantoccini has no call for).
+async fn accessibility_of(c: &Client, driver: &Driver, element: &fantoccini::elements::Element) -> (String, String) {
+    let session = c.session_id().await.unwrap().expect("a WebDriver session");
+    let base = format!(
+        "http://127.0.0.1:{}/session/{session}/element/{}",
+        driver.port,
+        element.element_id()
+    );
+    let mut answers = Vec::new();
+    for what in ["computedrole", "computedlabel"] {
+        let answer: serde_json::Value = reqwest::get(format!("{base}/{what}"))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .json()
+            .await
+            .unwrap();
+        answers.push(
+            answer["value"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{what}: {answer}"))
+                .to_string(),
+        );
+    }
+    let label = answers.pop().unwrap();
+    (answers.pop().unwrap(), label)
+}
+
+#[actix_web::test]
+async fn the_pipeline_funnel_is_drawn_accessibly_and_links_each_bar_to_its_list() {
+    let app = spawn_app().await;
+    app.add_user("ada@example.com", "Ada Admin", Role::Admin);
+    app.add_user("lee@example.com", "Lee Lead", Role::Lead);
+    // Contacts in six of the seven statuses, every count but two different
+    // (Negotiating and Lost both 2), Unqualified empty; created through the
+    // API, so each has its history entry.
+    let plan: [(&str, i32, usize); 7] = [
+        ("New", 1, 6),
+        ("Reach", 2, 4),
+        ("Qualified", 3, 3),
+        ("Negotiating", 5, 2),
+        ("Won", 6, 1),
+        ("Unqualified", 4, 0),
+        ("Lost", 7, 2),
+    ];
+    let admin = app.token_for("ada@example.com");
+    let mut names_in = std::collections::HashMap::new();
+    for (status, id, count) in plan {
+        let mut names = Vec::new();
+        for n in 1..=count {
+            let name = format!("{status} customer {n}");
+            let res = app
+                .api(reqwest::Method::POST, "/contacts", &admin)
+                .json(&serde_json::json!({"name": name, "status_id": id}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), reqwest::StatusCode::CREATED, "{name} is created");
+            names.push(name);
+        }
+        names_in.insert(id, names);
+    }
+
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    sign_in(&c, &app, "lee@example.com").await;
+
+    // The funnel's counts are live; the lead still computes the period
+    // figures again, as a lead would after a busy morning.
+    c.goto(&app.url("/pipeline")).await.unwrap();
+    click(&c, "form[action='/pipeline/refresh'] button[type=submit]").await;
+    expect_flash(&c, "Pipeline figures computed again").await;
+    expect_path(&c, "/pipeline").await;
+
+    // The chart is an image to assistive technology, named by its title and
+    // described by its text alternative: as written in the DOM…
+    let chart: serde_json::Value = c
+        .execute(
+            r#"const svg = document.querySelector('svg#funnel');
+            const ids = (svg.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean);
+            const title = svg.querySelector(':scope > title');
+            const desc = svg.querySelector(':scope > desc');
+            const box = svg.getBoundingClientRect();
+            return {
+                role: svg.getAttribute('role'),
+                labelledby: ids.map(id => { const e = document.getElementById(id); return e && e.tagName; }),
+                title_is_first_label: !!title && ids[0] === title.id,
+                title: title && title.textContent.trim(),
+                desc: desc && desc.textContent.trim(),
+                width: box.width,
+                height: box.height,
+            };"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(chart["role"], "img", "{chart}");
+    assert_eq!(
+        chart["labelledby"],
+        serde_json::json!(["title", "desc"]),
+        "aria-labelledby names the chart's own title and desc: {chart}"
+    );
+    assert_eq!(chart["title_is_first_label"], true, "{chart}");
+    assert_eq!(chart["title"], "Contacts per status");
+    let summary = "New 6, Reach 4, Qualified 3, Negotiating 2, Won 1, Unqualified 0, Lost 2";
+    assert_eq!(chart["desc"], summary, "the desc lists every count");
+    assert!(
+        chart["width"].as_f64().unwrap() > 0.0 && chart["height"].as_f64().unwrap() > 0.0,
+        "the chart is drawn: {chart}"
+    );
+    // …and as the browser's accessibility tree reads it.
+    let svg = c.find(Locator::Css("svg#funnel")).await.unwrap();
+    let (role, label) = accessibility_of(&c, &driver, &svg).await;
+    assert_eq!(role, "image", "Chromium exposes the chart as an image");
+    assert!(
+        label.starts_with("Contacts per status") && label.contains(summary),
+        "the chart's accessible name is its title and counts: {label:?}"
+    );
+
+    // Each stage: its name and count as text beside a bar as wide as its
+    // share of the largest count, all measured as rendered.
+    let bars: serde_json::Value = c
+        .execute(
+            r#"return Array.from(document.querySelectorAll('svg#funnel a')).map(a => {
+                const bar = a.querySelector('rect.funnel-bar');
+                const name = a.querySelector('text.funnel-name');
+                const count = a.querySelector('text.funnel-count');
+                return {
+                    href: a.getAttribute('href'),
+                    name: name.textContent.trim(),
+                    count: count.textContent.trim(),
+                    name_width: name.getBoundingClientRect().width,
+                    count_width: count.getBoundingClientRect().width,
+                    width: bar.getBoundingClientRect().width,
+                    height: bar.getBoundingClientRect().height,
+                };
+            });"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let bars = bars.as_array().expect("a list of bars");
+    assert_eq!(bars.len(), plan.len(), "a bar for every status: {bars:?}");
+    let most = plan.iter().map(|&(_, _, n)| n).max().unwrap() as f64;
+    let widest = bars.iter().map(|b| b["width"].as_f64().unwrap()).fold(0.0, f64::max);
+    assert!(widest > 100.0, "the largest bar is drawn wide: {bars:?}");
+    let mut measured = Vec::new();
+    for (bar, (status, id, count)) in bars.iter().zip(&plan) {
+        assert_eq!(bar["name"], *status, "{bar}");
+        assert_eq!(bar["count"], count.to_string(), "{status}'s count: {bar}");
+        assert_eq!(
+            bar["href"],
+            format!("/contacts?owner=all&status={id}"),
+            "{status}'s bar links its list"
+        );
+        assert!(
+            bar["name_width"].as_f64().unwrap() > 0.0 && bar["count_width"].as_f64().unwrap() > 0.0,
+            "{status}'s name and count are drawn as text: {bar}"
+        );
+        let width = bar["width"].as_f64().unwrap();
+        if *count == 0 {
+            assert_eq!(width, 0.0, "an empty stage has no bar: {bar}");
+        } else {
+            assert!(
+                width > 0.0 && bar["height"].as_f64().unwrap() > 0.0,
+                "{status}'s bar is drawn: {bar}"
+            );
+            let share = *count as f64 / most;
+            assert!(
+                (width / widest - share).abs() < 0.01,
+                "{status}'s bar is {width}px of {widest}px, not {share:.3} of it"
+            );
+        }
+        measured.push((*status, *count, width));
+    }
+    for &(a, count_a, width_a) in &measured {
+        for &(b, count_b, width_b) in &measured {
+            if count_a > count_b {
+                assert!(
+                    width_a > width_b,
+                    "{a} ({count_a}) is wider than {b} ({count_b}): {measured:?}"
+                );
+            } else if count_a == count_b {
+                assert!((width_a - width_b).abs() < 0.5, "{a} and {b} are as wide: {measured:?}");
+            }
+        }
+    }
+
+    // The screenshot: kept with the run's artefacts, and in the repository
+    // as the chart's documentation. The docs copy is written only when it is
+    // missing or UPDATE_SCREENSHOTS=1 asks for it, so a CI run never leaves
+    // the checkout dirty (the page shows when the figures were computed, so
+    // no two screenshots are the same bytes).
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+    std::fs::write(artifacts().join("pipeline-funnel.png"), &png).unwrap();
+    let kept = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots/pipeline-funnel.png");
+    if std::env::var("UPDATE_SCREENSHOTS").as_deref() == Ok("1") || !kept.exists() {
+        std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+        std::fs::write(&kept, &png).unwrap();
+    }
+
+    // A bar opens the list it counts: Qualified's three contacts.
+    click(&c, "svg#funnel a[href='/contacts?owner=all&status=3'] rect.funnel-bar").await;
+    expect_path(&c, "/contacts").await;
+    let query = c.current_url().await.unwrap().query().unwrap_or_default().to_string();
+    assert!(query.contains("status=3"), "{query}");
+    let mut listed = texts_of_when_loaded(&c, "table.contacts tbody tr a.name").await;
+    listed.sort();
+    assert_eq!(listed, names_in[&3], "the Qualified bar lists the Qualified contacts");
+    // And the widest: New's six.
+    c.back().await.unwrap();
+    expect_path(&c, "/pipeline").await;
+    click(&c, "svg#funnel a[href='/contacts?owner=all&status=1'] rect.funnel-bar").await;
+    expect_path(&c, "/contacts").await;
+    let mut listed = texts_of_when_loaded(&c, "table.contacts tbody tr a.name").await;
+    listed.sort();
+    assert_eq!(listed, names_in[&1], "the New bar lists the New contacts");
+
     c.close().await.unwrap();
 }

@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDateTime, Timelike, Utc};
 use common::*;
 use diesel::prelude::*;
 use leadbook::db::schema::{contacts, status_history};
-use leadbook::service::contacts::{self as service, Contact, ContactDraft, ContactInput};
+use leadbook::service::contacts::{self as service, Contact, ContactInput};
 use leadbook::service::status::{LeadStatus, StatusSource};
 use leadbook::service::users::{Actor, Role};
 use reqwest::{Response, StatusCode};
@@ -92,13 +92,6 @@ fn all_contacts(app: &TestApp) -> Vec<Contact> {
     app.with_db(|c| contacts::table.select(Contact::as_select()).load(c).expect("contacts"))
 }
 
-fn named(name: &str) -> ContactInput {
-    ContactInput {
-        name: name.into(),
-        ..ContactInput::default()
-    }
-}
-
 /// A contact given to `owner` (the form sends the owner's ID).
 fn owned_by(name: &str, owner: &Actor) -> ContactInput {
     ContactInput {
@@ -107,20 +100,8 @@ fn owned_by(name: &str, owner: &Actor) -> ContactInput {
     }
 }
 
-/// Creates contacts through the service (fast fixtures); returns their IDs.
 fn add_contacts(app: &TestApp, actor: &Actor, inputs: &[ContactInput]) -> Vec<i32> {
-    app.with_db(|c| {
-        inputs
-            .iter()
-            .map(|input| {
-                let draft = ContactDraft::parse(input, phonenumber::country::Id::MY, &[])
-                    .unwrap_or_else(|e| panic!("fixture {input:?} is invalid: {e:?}"));
-                service::create(c, actor, &draft, StatusSource::Manual)
-                    .expect("fixture created")
-                    .id
-            })
-            .collect()
-    })
+    add_contacts_from(app, actor, inputs, StatusSource::Manual)
 }
 
 fn set_activity(app: &TestApp, id: i32, at: Option<NaiveDateTime>) {
@@ -269,18 +250,6 @@ fn history_lines(html: &str) -> Vec<String> {
     texts(html, "ol.history li")
 }
 
-fn listed_ids(html: &str) -> Vec<i32> {
-    Html::parse_document(html)
-        .select(&sel("table.contacts tbody a.name"))
-        .map(|a| {
-            let href = a.value().attr("href").expect("href");
-            href.trim_start_matches("/contacts/")
-                .parse()
-                .unwrap_or_else(|_| panic!("contact link {href}"))
-        })
-        .collect()
-}
-
 fn listed_names(html: &str) -> Vec<String> {
     texts(html, "table.contacts tbody a.name")
 }
@@ -294,18 +263,6 @@ fn status_count(html: &str, label: &str) -> i64 {
         }
     }
     panic!("no count for {label}")
-}
-
-/// The href of the pager's `rel` link (already HTML-unescaped by the parser).
-fn pager(html: &str, rel: &str) -> Option<String> {
-    attr(html, &format!("nav.pager a[rel=\"{rel}\"]"), "href")
-}
-
-/// The list page at `path`, which must answer 200.
-async fn list_page(app: &TestApp, path: &str) -> String {
-    let (status, html) = app.page(path).await;
-    assert_eq!(status, StatusCode::OK, "GET {path}");
-    html
 }
 
 /// Names found by a search, in name order.
@@ -348,29 +305,6 @@ fn expected_order(all: &[Contact], sort: Sort, asc: bool) -> Vec<i32> {
         quiet.reverse();
     }
     rows.iter().chain(&quiet).map(|c| c.id).collect()
-}
-
-/// Follows Next links from `first` to the end, then Previous links back to
-/// the start; returns the IDs of each page read, both ways in list order.
-async fn walk_pages(app: &TestApp, first: &str) -> (Vec<Vec<i32>>, Vec<Vec<i32>>) {
-    let mut html = list_page(app, first).await;
-    assert_eq!(pager(&html, "prev"), None, "the first page has no Previous link");
-    let mut forward = vec![listed_ids(&html)];
-    while let Some(next) = pager(&html, "next") {
-        assert!(next.contains("cursor="), "Next link {next} carries a cursor");
-        html = list_page(app, &next).await;
-        forward.push(listed_ids(&html));
-        assert!(forward.len() <= 10, "Next links never end");
-    }
-    let mut backward = vec![listed_ids(&html)];
-    while let Some(prev) = pager(&html, "prev") {
-        assert!(prev.contains("cursor="), "Previous link {prev} carries a cursor");
-        html = list_page(app, &prev).await;
-        backward.push(listed_ids(&html));
-        assert!(backward.len() <= 10, "Previous links never end");
-    }
-    backward.reverse();
-    (forward, backward)
 }
 
 /// Checks that paging through `query` shows `expected`, every contact once,

@@ -60,15 +60,6 @@ async fn team_with_contacts() -> Team {
     Team { app, admin }
 }
 
-fn rows_of(text: &str) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.expect("valid CSV").iter().map(str::to_string).collect())
-        .collect()
-}
-
 const HEADER: [&str; 18] = [
     "name",
     "email",
@@ -107,7 +98,7 @@ async fn the_page_exports_the_filtered_list_in_the_import_layout() {
         .to_str()
         .unwrap()
         .contains("contacts.csv"));
-    let rows = rows_of(&res.text().await.unwrap());
+    let rows = csv_rows(&res.text().await.unwrap());
     assert_eq!(rows[0], HEADER);
     assert_eq!(rows.len(), 3, "the two Qualified contacts: {rows:?}");
     // Oldest first: Siti, then the formula, neutralised with one quote.
@@ -135,7 +126,7 @@ async fn the_page_exports_the_filtered_list_in_the_import_layout() {
 
     // Everyone's, with a quoted name holding a comma and quotes.
     let res = lead.get("/contacts/export.csv").await;
-    let rows = rows_of(&res.text().await.unwrap());
+    let rows = csv_rows(&res.text().await.unwrap());
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().any(|r| r[0] == "Tan, \"Wei\" Ming"), "{rows:?}");
     // Each export keeps a record: who, which filter, how many rows.
@@ -183,7 +174,7 @@ async fn the_command_line_exports_by_status_and_label() {
             .output()
             .expect("leadbook runs");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        rows_of(&String::from_utf8(out.stdout).unwrap())
+        csv_rows(&String::from_utf8(out.stdout).unwrap())
     };
     let all = run(&["export"]);
     assert_eq!(all[0], HEADER);

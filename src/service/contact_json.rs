@@ -35,10 +35,22 @@ pub struct ContactJson {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_activity_at: Option<DateTime<Utc>>,
+    /// The lead score: the chance of reaching Won, learnt from the team's
+    /// closed contacts; 0–1 in steps of 0.001. Null when the contact has none
+    /// (not scored yet, or no model could be trained).
+    #[schema(minimum = 0.0, maximum = 1.0, example = 0.734)]
+    pub lead_score: Option<f64>,
 }
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
+}
+
+/// A per mille score (as stored) as the fraction the API shows: 734 → 0.734.
+/// Division by 1000 gives the double nearest the three-decimal value, which
+/// JSON writes with at most three decimals.
+pub fn score_fraction(per_mille: i32) -> f64 {
+    f64::from(per_mille) / 1000.0
 }
 
 impl ContactJson {
@@ -61,6 +73,7 @@ impl ContactJson {
             created_at: utc(c.created_at),
             updated_at: utc(c.updated_at),
             last_activity_at: c.last_activity_at.map(utc),
+            lead_score: c.lead_score.map(score_fraction),
         }
     }
 }

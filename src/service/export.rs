@@ -77,6 +77,15 @@ fn time(t: NaiveDateTime) -> String {
     t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// A per mille lead score as the 0–1 decimal the API shows, always with
+/// three decimals (734 → `0.734`, 1000 → `1.000`), written from the integer
+/// so no rounding can change it.
+fn score(per_mille: i32) -> String {
+    let sign = if per_mille < 0 { "-" } else { "" };
+    let n = per_mille.unsigned_abs();
+    format!("{sign}{}.{:03}", n / 1000, n % 1000)
+}
+
 /// Leads and admins export (product.md §8).
 pub fn check_allowed(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_assign(), "export contacts")
@@ -176,8 +185,7 @@ fn write_rows(
                 time(c.created_at),
                 time(c.updated_at),
                 c.last_activity_at.map(time).unwrap_or_default(),
-                // The lead score arrives with the pipeline issue.
-                String::new(),
+                c.lead_score.map(score).unwrap_or_default(),
             ]);
             for cell in &cells {
                 csv.write_field(spreadsheet_safe(cell).as_bytes())
@@ -242,7 +250,20 @@ fn write_failed(e: csv::Error) -> AppError {
 
 #[cfg(test)]
 mod tests {
-    use super::spreadsheet_safe;
+    use super::{score, spreadsheet_safe};
+
+    #[test]
+    fn scores_have_three_decimals() {
+        for (per_mille, shown) in [
+            (734, "0.734"),
+            (0, "0.000"),
+            (5, "0.005"),
+            (50, "0.050"),
+            (1000, "1.000"),
+        ] {
+            assert_eq!(score(per_mille), shown);
+        }
+    }
 
     #[test]
     fn formulas_are_neutralised_and_numbers_are_not() {

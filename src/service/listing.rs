@@ -30,6 +30,8 @@ pub enum SortKey {
     Created,
     #[default]
     Activity,
+    /// The lead score, highest first by default; unscored contacts last.
+    Score,
 }
 
 impl SortKey {
@@ -39,8 +41,9 @@ impl SortKey {
             "name" => Ok(Self::Name),
             "created" => Ok(Self::Created),
             "activity" => Ok(Self::Activity),
+            "score" => Ok(Self::Score),
             other => Err(format!(
-                "cannot sort by \"{}\" (use status, name, created or activity)",
+                "cannot sort by \"{}\" (use status, name, created, activity or score)",
                 truncate(other)
             )),
         }
@@ -51,6 +54,7 @@ impl SortKey {
             Self::Name => "name",
             Self::Created => "created",
             Self::Activity => "activity",
+            Self::Score => "score",
         }
     }
 }
@@ -425,7 +429,8 @@ enum SortValue {
     Int(i32),
     Text(String),
     Time(NaiveDateTime),
-    /// A contact with no activity: these sort last in either order.
+    /// A contact with no activity (or no lead score): these sort last in
+    /// either order.
     Null,
 }
 
@@ -445,6 +450,7 @@ impl Cursor {
             SortKey::Name => SortValue::Text(contact.name.clone()),
             SortKey::Created => SortValue::Time(contact.created_at),
             SortKey::Activity => contact.last_activity_at.map_or(SortValue::Null, SortValue::Time),
+            SortKey::Score => contact.lead_score.map_or(SortValue::Null, SortValue::Int),
         };
         Self {
             backward,
@@ -461,6 +467,7 @@ impl Cursor {
                 | (SortKey::Name, SortValue::Text(_))
                 | (SortKey::Created, SortValue::Time(_))
                 | (SortKey::Activity, SortValue::Time(_) | SortValue::Null)
+                | (SortKey::Score, SortValue::Int(_) | SortValue::Null)
         )
     }
 
@@ -825,7 +832,9 @@ fn read(
         (SortKey::Created, Some((SortValue::Time(v), id))) => {
             keyset!(base(), contacts::created_at, Some((*v, id)), asc)
         }
-        (SortKey::Activity, _) => return read_activity(conn, query, resolved, me, calling_code, limit, asc, backward),
+        (SortKey::Activity | SortKey::Score, _) => {
+            return read_nulls_last(conn, query, resolved, me, calling_code, limit, asc, backward)
+        }
         _ => {
             return Err(AppError::bad_request(
                 "The page link is out of date; start again from the first page.",
@@ -835,11 +844,13 @@ fn read(
     load(conn, q, limit)
 }
 
-/// Activity sorts with the never-active contacts last in either order, as two
-/// index-ordered segments (active, then never active) rather than one
-/// `ORDER BY … IS NULL` that no index can serve.
+/// The sorts on a nullable column (last activity, lead score) with the
+/// NULLs (never active, not scored) last in either order, as two
+/// index-ordered segments (with a value, then without) rather than one
+/// `ORDER BY … IS NULL` that no index can serve. The NULL segment is in ID
+/// order, the direction following the sort's.
 #[allow(clippy::too_many_arguments)]
-fn read_activity(
+fn read_nulls_last(
     conn: &mut AnyConnection,
     query: &ContactQuery,
     resolved: &Resolved,
@@ -849,37 +860,52 @@ fn read_activity(
     asc: bool,
     backward: bool,
 ) -> Result<Vec<Contact>, AppError> {
-    let activity = contacts::last_activity_at.assume_not_null();
     let cursor = query.cursor.as_ref();
-    let cursor_active = cursor.map(|c| c.value != SortValue::Null);
-    // Reading forwards: active rows, then never-active ones; backwards, the
-    // reverse. A cursor starts the walk in its own segment.
-    let segments: &[bool] = match (backward, cursor_active) {
+    let cursor_valued = cursor.map(|c| c.value != SortValue::Null);
+    // Reading forwards: rows with a value, then those without; backwards,
+    // the reverse. A cursor starts the walk in its own segment.
+    let segments: &[bool] = match (backward, cursor_valued) {
         (false, None | Some(true)) => &[true, false],
         (false, Some(false)) => &[false],
         (true, Some(true)) => &[true],
         (true, None | Some(false)) => &[false, true],
     };
     let mut rows = Vec::new();
-    for (i, &active) in segments.iter().enumerate() {
+    for (i, &valued) in segments.iter().enumerate() {
         if rows.len() >= limit {
             break;
         }
         let after = if i == 0 { cursor.map(|c| (&c.value, c.id)) } else { None };
-        let q = if active {
-            let base =
-                filtered(conn, query, resolved, me, calling_code).filter(contacts::last_activity_at.is_not_null());
-            match after {
-                Some((SortValue::Time(v), id)) => keyset!(base, activity, Some((*v, id)), asc),
-                _ => keyset!(base, activity, None::<(NaiveDateTime, i32)>, asc),
+        let base = filtered(conn, query, resolved, me, calling_code);
+        let q = match (query.sort, valued) {
+            (SortKey::Score, true) => {
+                let base = base.filter(contacts::lead_score.is_not_null());
+                let score = contacts::lead_score.assume_not_null();
+                match after {
+                    Some((SortValue::Int(v), id)) => keyset!(base, score, Some((*v, id)), asc),
+                    _ => keyset!(base, score, None::<(i32, i32)>, asc),
+                }
             }
-        } else {
-            let base = filtered(conn, query, resolved, me, calling_code).filter(contacts::last_activity_at.is_null());
-            match (after.map(|(_, id)| id), asc) {
-                (Some(id), true) => base.filter(contacts::id.gt(id)).order(contacts::id.asc()),
-                (Some(id), false) => base.filter(contacts::id.lt(id)).order(contacts::id.desc()),
-                (None, true) => base.order(contacts::id.asc()),
-                (None, false) => base.order(contacts::id.desc()),
+            (_, true) => {
+                let base = base.filter(contacts::last_activity_at.is_not_null());
+                let activity = contacts::last_activity_at.assume_not_null();
+                match after {
+                    Some((SortValue::Time(v), id)) => keyset!(base, activity, Some((*v, id)), asc),
+                    _ => keyset!(base, activity, None::<(NaiveDateTime, i32)>, asc),
+                }
+            }
+            (sort, false) => {
+                let base = if sort == SortKey::Score {
+                    base.filter(contacts::lead_score.is_null())
+                } else {
+                    base.filter(contacts::last_activity_at.is_null())
+                };
+                match (after.map(|(_, id)| id), asc) {
+                    (Some(id), true) => base.filter(contacts::id.gt(id)).order(contacts::id.asc()),
+                    (Some(id), false) => base.filter(contacts::id.lt(id)).order(contacts::id.desc()),
+                    (None, true) => base.order(contacts::id.asc()),
+                    (None, false) => base.order(contacts::id.desc()),
+                }
             }
         };
         rows.extend(load(conn, q, limit - rows.len())?);
@@ -1019,7 +1045,15 @@ mod tests {
             value: SortValue::Null,
             id: 7,
         };
-        assert_eq!(Cursor::decode(&c.encode()), Ok(c));
+        assert_eq!(Cursor::decode(&c.encode()), Ok(c.clone()));
+        assert!(c.fits(SortKey::Score) && c.fits(SortKey::Activity) && !c.fits(SortKey::Name));
+        let c = Cursor {
+            backward: false,
+            value: SortValue::Int(734),
+            id: 9,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Ok(c.clone()));
+        assert!(c.fits(SortKey::Score) && !c.fits(SortKey::Activity));
         assert!(Cursor::decode("!!!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x1:i1")).is_err());
     }
@@ -1040,6 +1074,8 @@ mod tests {
         assert_eq!((q.sort, q.order), (SortKey::Status, Order::Asc));
         assert!(ContactQuery::parse([("status", "9")]).is_err());
         assert!(ContactQuery::parse([("sort", "password_hash")]).is_err());
+        assert_eq!(ContactQuery::parse([("sort", "score")]).unwrap().sort, SortKey::Score);
+        assert!(SortKey::parse("scores").unwrap_err().contains("activity or score"));
         assert!(ContactQuery::parse([("owner", "boss")]).is_err());
     }
 

@@ -310,3 +310,96 @@ pub async fn send(
     };
     (status, value)
 }
+
+/// A contact input with only a name.
+pub fn named(name: &str) -> leadbook::service::contacts::ContactInput {
+    leadbook::service::contacts::ContactInput {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+/// Creates contacts through the service (fast fixtures), their first history
+/// entry from `source`; returns their IDs.
+pub fn add_contacts_from(
+    app: &TestApp,
+    actor: &Actor,
+    inputs: &[leadbook::service::contacts::ContactInput],
+    source: leadbook::service::status::StatusSource,
+) -> Vec<i32> {
+    use leadbook::service::contacts::{self as service, ContactDraft};
+    app.with_db(|c| {
+        inputs
+            .iter()
+            .map(|input| {
+                let draft = ContactDraft::parse(input, phonenumber::country::Id::MY, &[])
+                    .unwrap_or_else(|e| panic!("fixture {input:?} is invalid: {e:?}"));
+                service::create(c, actor, &draft, source).expect("fixture created").id
+            })
+            .collect()
+    })
+}
+
+/// A CSV text's rows, the header among them.
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("valid CSV").iter().map(str::to_string).collect())
+        .collect()
+}
+
+// ------------------------------------------------- the contact list's pages
+
+/// The contact IDs a list page shows, in its order.
+pub fn listed_ids(html: &str) -> Vec<i32> {
+    let link = scraper::Selector::parse("table.contacts tbody a.name").unwrap();
+    scraper::Html::parse_document(html)
+        .select(&link)
+        .map(|a| {
+            let href = a.value().attr("href").expect("href");
+            href.trim_start_matches("/contacts/")
+                .parse()
+                .unwrap_or_else(|_| panic!("contact link {href}"))
+        })
+        .collect()
+}
+
+/// The href of the pager's `rel` link (already HTML-unescaped by the parser).
+pub fn pager(html: &str, rel: &str) -> Option<String> {
+    let link = scraper::Selector::parse(&format!("nav.pager a[rel=\"{rel}\"]")).unwrap();
+    scraper::Html::parse_document(html)
+        .select(&link)
+        .find_map(|a| a.value().attr("href").map(str::to_string))
+}
+
+/// The list page at `path`, which must answer 200.
+pub async fn list_page(app: &TestApp, path: &str) -> String {
+    let (status, html) = app.page(path).await;
+    assert_eq!(status, StatusCode::OK, "GET {path}");
+    html
+}
+
+/// Follows Next links from `first` to the end, then Previous links back to
+/// the start; returns the IDs of each page read, both ways in list order.
+pub async fn walk_pages(app: &TestApp, first: &str) -> (Vec<Vec<i32>>, Vec<Vec<i32>>) {
+    let mut html = list_page(app, first).await;
+    assert_eq!(pager(&html, "prev"), None, "the first page has no Previous link");
+    let mut forward = vec![listed_ids(&html)];
+    while let Some(next) = pager(&html, "next") {
+        assert!(next.contains("cursor="), "Next link {next} carries a cursor");
+        html = list_page(app, &next).await;
+        forward.push(listed_ids(&html));
+        assert!(forward.len() <= 10, "Next links never end");
+    }
+    let mut backward = vec![listed_ids(&html)];
+    while let Some(prev) = pager(&html, "prev") {
+        assert!(prev.contains("cursor="), "Previous link {prev} carries a cursor");
+        html = list_page(app, &prev).await;
+        backward.push(listed_ids(&html));
+        assert!(backward.len() <= 10, "Previous links never end");
+    }
+    backward.reverse();
+    (forward, backward)
+}

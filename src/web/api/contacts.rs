@@ -103,6 +103,18 @@ pub struct StatusChange {
     source: Option<String>,
 }
 
+/// What the list sorts by.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ListSort {
+    Status,
+    Name,
+    Created,
+    Activity,
+    Score,
+}
+
 /// The list's query parameters.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -127,8 +139,11 @@ pub struct ListParams {
     /// `attr.<key>.from=<value>`, `attr.<key>.to=<value>`.
     #[param(rename = "attr.<key>")]
     attr: Option<String>,
-    /// `status`, `name`, `created` or `activity` (default).
-    sort: Option<String>,
+    /// `activity` (default), `status`, `name`, `created`, or `score` (the
+    /// lead score). Contacts without activity, or without a score, come last
+    /// in either order.
+    #[param(inline)]
+    sort: Option<ListSort>,
     /// `asc` or `desc` (default).
     order: Option<String>,
     /// 1–200, default 50.
