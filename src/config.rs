@@ -16,7 +16,17 @@ pub struct Settings {
     pub time_zone: chrono_tz::Tz,
     pub public_url: Option<String>,
     pub cookie_secure: bool,
+    /// A session signed in longer ago than this ends (the absolute timeout).
     pub session_max_hours: i64,
+    /// A session unused for this long ends (the idle timeout).
+    pub session_idle_minutes: i64,
+    /// Sign-in attempts allowed per account, and per client address, in
+    /// `LOGIN_WINDOW_MINUTES` (`LOGIN_LIMIT_ACCOUNT`, `LOGIN_LIMIT_ADDRESS`).
+    pub login_limit_account: u32,
+    pub login_limit_address: u32,
+    pub login_window_minutes: u64,
+    /// API requests allowed per token per minute (`API_RATE_PER_MINUTE`).
+    pub api_rate_per_minute: u32,
     /// Largest JSON body the API reads, in KiB.
     pub max_json_kb: usize,
     /// Largest import file uploaded through the page, in MiB (`MAX_UPLOAD_MB`);
@@ -79,6 +89,11 @@ impl Settings {
             public_url,
             cookie_secure,
             session_max_hours: parse_number("SESSION_MAX_HOURS", &get("SESSION_MAX_HOURS", "168"))?,
+            session_idle_minutes: parse_number("SESSION_IDLE_MINUTES", &get("SESSION_IDLE_MINUTES", "240"))?,
+            login_limit_account: parse_number("LOGIN_LIMIT_ACCOUNT", &get("LOGIN_LIMIT_ACCOUNT", "10"))?,
+            login_limit_address: parse_number("LOGIN_LIMIT_ADDRESS", &get("LOGIN_LIMIT_ADDRESS", "50"))?,
+            login_window_minutes: parse_number("LOGIN_WINDOW_MINUTES", &get("LOGIN_WINDOW_MINUTES", "15"))?,
+            api_rate_per_minute: parse_number("API_RATE_PER_MINUTE", &get("API_RATE_PER_MINUTE", "600"))?,
             max_json_kb: parse_number("MAX_JSON_KB", &get("MAX_JSON_KB", "256"))?,
             max_upload_mb: parse_number("MAX_UPLOAD_MB", &get("MAX_UPLOAD_MB", "1024"))?,
             delivery_worker: parse_flag("DELIVERY_WORKER", &get("DELIVERY_WORKER", "on"))?,

@@ -47,6 +47,10 @@ pub enum AppError {
     /// WhatsApp's 24-hour window for free-form replies is closed (API code `reply_window_closed`).
     #[error("{0}")]
     ReplyWindowClosed(String),
+    /// Too many sign-in attempts or API requests (429); the sentence says
+    /// how long to wait.
+    #[error("{0}")]
+    RateLimited(String),
     #[error("The database is not available right now. Please try again in a moment.")]
     Unavailable(String),
     #[error("Something went wrong on our side. The problem has been logged.")]
@@ -143,6 +147,7 @@ impl ResponseError for AppError {
             | Self::Contended(_)
             | Self::OptedOut(_)
             | Self::ReplyWindowClosed(_) => StatusCode::CONFLICT,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

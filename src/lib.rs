@@ -49,6 +49,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = AppState {
             pool: pool.clone(),
+            limits: Arc::new(web::rate_limit::RateLimits::new(&settings)),
             settings: Arc::new(settings),
             delivery: Arc::new(tokio::sync::Notify::new()),
         };
@@ -81,13 +82,9 @@ impl Application {
                 .build();
             App::new()
                 .app_data(aw::Data::new(state.clone()))
+                .wrap(middleware::from_fn(web::security::check_origin))
                 .wrap(sessions)
-                .wrap(
-                    middleware::DefaultHeaders::new()
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("X-Frame-Options", "DENY"))
-                        .add(("Referrer-Policy", "same-origin")),
-                )
+                .wrap(web::security::headers())
                 .wrap(middleware::Logger::new("%r %s %Dms"))
                 .configure(web::routes)
         })

@@ -18,6 +18,33 @@ use crate::service::users::{self, Actor};
 /// Session key of the signed-in user's ID.
 pub const USER_KEY: &str = "uid";
 const CSRF_KEY: &str = "csrf";
+/// When the session signed in, and when it was last seen (Unix seconds), for
+/// the absolute and idle timeouts.
+const SINCE_KEY: &str = "since";
+const SEEN_KEY: &str = "seen";
+/// "Last seen" is written again only after this long, so a busy agent's
+/// every click is not also a write to the session table.
+const SEEN_RESOLUTION_SECS: i64 = 60;
+
+/// Why a signed-in session has ended, if it has: signed in longer ago than
+/// the absolute limit, or idle for longer than the idle limit. A session
+/// without the times (from before they were kept) has ended too.
+pub fn session_ended(
+    since: Option<i64>,
+    seen: Option<i64>,
+    now: i64,
+    idle_secs: i64,
+    max_secs: i64,
+) -> Option<&'static str> {
+    match (since, seen) {
+        (Some(since), _) if now - since >= max_secs => Some("Your session has ended; please sign in again."),
+        (Some(_), Some(seen)) if now - seen >= idle_secs => {
+            Some("You were signed out after a time without activity; please sign in again.")
+        }
+        (Some(_), Some(_)) => None,
+        _ => Some("Please sign in."),
+    }
+}
 
 /// This session's CSRF token, created on first use.
 pub fn csrf_token(session: &Session) -> String {
@@ -51,6 +78,26 @@ impl FromRequest for CurrentUser {
             let Some(id) = session.get::<i32>(USER_KEY).ok().flatten() else {
                 return Err(AppError::SignInRequired);
             };
+            let now = chrono::Utc::now().timestamp();
+            let time = |key| session.get::<i64>(key).ok().flatten();
+            let (since, seen) = (time(SINCE_KEY), time(SEEN_KEY));
+            let settings = &state.settings;
+            if let Some(why) = session_ended(
+                since,
+                seen,
+                now,
+                settings.session_idle_minutes * 60,
+                settings.session_max_hours * 3600,
+            ) {
+                // A new, empty session that carries only the reason.
+                session.clear();
+                session.renew();
+                pages::flash(&session, why);
+                return Err(AppError::SignInRequired);
+            }
+            if seen.is_some_and(|seen| now - seen >= SEEN_RESOLUTION_SECS) {
+                let _ = session.insert(SEEN_KEY, now);
+            }
             let found = state
                 .db(move |c| match users::active_user(c, id)? {
                     Some(actor) => Ok(Some((actor, crate::service::conversations::unread_total(c)?))),
@@ -110,6 +157,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 fn sign_in(session: &Session, actor: &Actor) -> Result<(), AppError> {
     session.renew();
     session.insert(USER_KEY, actor.id).map_err(AppError::internal)?;
+    let now = chrono::Utc::now().timestamp();
+    session.insert(SINCE_KEY, now).map_err(AppError::internal)?;
+    session.insert(SEEN_KEY, now).map_err(AppError::internal)?;
     // A fresh CSRF token for the signed-in session.
     let _ = session.remove(CSRF_KEY);
     csrf_token(session);
@@ -203,7 +253,9 @@ pub async fn login_form(state: web::Data<AppState>, session: Session) -> Result<
     if session.get::<i32>(USER_KEY).ok().flatten().is_some() {
         return Ok(pages::see_other("/contacts"));
     }
-    let layout = Layout::anonymous("Sign in", csrf_token(&session));
+    let mut layout = Layout::anonymous("Sign in", csrf_token(&session));
+    // Why the last session ended (timed out), when it did.
+    layout.flash = pages::take_flash(&session);
     Ok(pages::render(&LoginPage {
         layout,
         email: String::new(),
@@ -211,28 +263,75 @@ pub async fn login_form(state: web::Data<AppState>, session: Session) -> Result<
     }))
 }
 
+/// The client's address for the per-address sign-in limit: the connecting
+/// peer, or, behind a proxy (`PUBLIC_URL` set), the address the proxy says
+/// it forwarded for.
+fn client_address(req: &HttpRequest, behind_proxy: bool) -> String {
+    let info = req.connection_info();
+    let address = if behind_proxy {
+        info.realip_remote_addr()
+    } else {
+        info.peer_addr()
+    };
+    address.unwrap_or("unknown").to_string()
+}
+
+/// Refuses a sign-in over either limit, before the password is checked:
+/// a blocked account cannot be used to test passwords.
+fn login_limited(state: &AppState, address: &str, account: &str) -> Option<String> {
+    let limits = &state.limits;
+    let now = std::time::Instant::now();
+    if let Some(wait) = limits.login_account.blocked(account, now) {
+        return Some(format!(
+            "Too many failed sign-ins for this account. Try again in {}.",
+            super::rate_limit::wait_in_words(wait)
+        ));
+    }
+    if let Err(wait) = limits.login_address.check_and_hit(address, now) {
+        return Some(format!(
+            "Too many sign-in attempts from your address. Try again in {}.",
+            super::rate_limit::wait_in_words(wait)
+        ));
+    }
+    None
+}
+
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     form: CsrfForm<LoginInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = form.0;
+    let account = input.email.trim().to_lowercase();
+    let address = client_address(&req, state.settings.public_url.is_some());
+    let refused = |status: StatusCode, error: Option<String>| {
+        let layout = Layout::anonymous("Sign in", csrf_token(&session));
+        pages::render_with(
+            status,
+            &LoginPage {
+                layout,
+                email: input.email.clone(),
+                error,
+            },
+        )
+    };
+    if let Some(why) = login_limited(&state, &address, &account) {
+        tracing::warn!(%address, "sign-in refused: {why}");
+        return Ok(refused(StatusCode::TOO_MANY_REQUESTS, Some(why)));
+    }
     let (email, password) = (input.email.clone(), input.password.clone());
     match state.db(move |c| users::authenticate(c, &email, &password)).await {
         Ok(actor) => {
+            state.limits.login_account.clear(&account);
             sign_in(&session, &actor)?;
             Ok(pages::see_other("/contacts"))
         }
         Err(AppError::Validation { fields, .. }) => {
-            let error = fields.into_values().flatten().next();
-            let layout = Layout::anonymous("Sign in", csrf_token(&session));
-            Ok(pages::render_with(
+            state.limits.login_account.hit(&account, std::time::Instant::now());
+            Ok(refused(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &LoginPage {
-                    layout,
-                    email: input.email,
-                    error,
-                },
+                fields.into_values().flatten().next(),
             ))
         }
         Err(other) => Err(other),
@@ -245,4 +344,26 @@ pub struct Empty {}
 pub async fn logout(session: Session, _form: CsrfForm<Empty>) -> HttpResponse {
     session.purge();
     pages::see_other("/login")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_ended;
+
+    const IDLE: i64 = 4 * 3600;
+    const MAX: i64 = 168 * 3600;
+
+    #[test]
+    fn a_session_ends_when_idle_or_old() {
+        let now = 1_000_000_000;
+        assert_eq!(session_ended(Some(now - 60), Some(now - 60), now, IDLE, MAX), None);
+        assert_eq!(session_ended(Some(now - MAX + 1), Some(now - 1), now, IDLE, MAX), None);
+        let idle = session_ended(Some(now - 3600 * 5), Some(now - IDLE), now, IDLE, MAX).unwrap();
+        assert!(idle.contains("without activity"), "{idle}");
+        // Active all along, but signed in a week ago.
+        let old = session_ended(Some(now - MAX), Some(now - 1), now, IDLE, MAX).unwrap();
+        assert!(old.contains("ended"), "{old}");
+        assert!(session_ended(None, None, now, IDLE, MAX).is_some());
+        assert!(session_ended(Some(now), None, now, IDLE, MAX).is_some());
+    }
 }

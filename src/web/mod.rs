@@ -13,6 +13,8 @@ pub mod notes;
 pub mod pages;
 pub mod pipeline;
 pub mod profile;
+pub mod rate_limit;
+pub mod security;
 pub mod session_store;
 pub mod settings;
 pub mod team;
@@ -34,6 +36,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Wakes this instance's delivery worker when a message is queued.
     pub delivery: Arc<tokio::sync::Notify>,
+    /// This instance's rate limits (sign-in, API).
+    pub limits: Arc<rate_limit::RateLimits>,
 }
 
 impl AppState {

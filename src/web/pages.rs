@@ -56,15 +56,7 @@ pub struct Layout {
 impl Layout {
     /// The layout of a signed-in page; takes the pending flash message.
     pub fn new(user: &CurrentUser, session: &Session, title: impl Into<String>, section: &'static str) -> Self {
-        // Only touch the session when a flash is pending: any `remove` marks
-        // the session changed, which would rewrite its row on every page.
-        let flash = match session.get::<String>(FLASH_KEY) {
-            Ok(Some(message)) => {
-                session.remove(FLASH_KEY);
-                Some(message)
-            }
-            _ => None,
-        };
+        let flash = take_flash(session);
         Self {
             title: title.into(),
             user_name: Some(user.actor.name.clone()),
@@ -87,6 +79,19 @@ impl Layout {
             section: "",
             unread: 0,
         }
+    }
+}
+
+/// The pending flash message, taken. Only touches the session when one is
+/// pending: any `remove` marks the session changed, which would rewrite its
+/// row on every page.
+pub fn take_flash(session: &Session) -> Option<String> {
+    match session.get::<String>(FLASH_KEY) {
+        Ok(Some(message)) => {
+            session.remove(FLASH_KEY);
+            Some(message)
+        }
+        _ => None,
     }
 }
 

@@ -217,16 +217,21 @@ impl TestApp {
             .await
     }
 
-    /// A second, separately signed-in client for the same app.
-    pub async fn login_as(&self, email: &str) -> TestApp {
-        let other = TestApp {
+    /// A second client for the same app, with no session yet.
+    pub fn another_client(&self) -> TestApp {
+        TestApp {
             address: self.address.clone(),
             port: self.port,
             pool: self.pool.clone(),
             client: new_client(),
             database_url: self.database_url.clone(),
             _db: TestDb::Sqlite(tempfile::tempdir().expect("placeholder")),
-        };
+        }
+    }
+
+    /// A second, separately signed-in client for the same app.
+    pub async fn login_as(&self, email: &str) -> TestApp {
+        let other = self.another_client();
         let res = other.login(email, PASSWORD).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{email} signs in");
         other

@@ -82,6 +82,7 @@ impl ResponseError for ApiError {
             AppError::OptedOut(_) => ("opted_out", None, None),
             AppError::ReplyWindowClosed(_) => ("reply_window_closed", None, None),
             AppError::PayloadTooLarge(_) => ("payload_too_large", None, None),
+            AppError::RateLimited(_) => ("rate_limited", None, None),
             AppError::Unavailable(cause) | AppError::Internal(cause) => {
                 tracing::error!(%cause, "API request failed");
                 if matches!(self.0, AppError::Unavailable(_)) {
@@ -157,6 +158,34 @@ fn bearer_of(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// The API's rate limit, per bearer token (`API_RATE_PER_MINUTE`), counted
+/// before the token is checked so that guessing tokens is limited too. A
+/// request without a token is refused by the handler's 401 anyway.
+async fn per_token_limit(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    if let (Some(state), Some(token)) = (state, bearer_of(req.request())) {
+        if let Err(wait) = state.limits.api_token.check_and_hit(&token, std::time::Instant::now()) {
+            let message = format!(
+                "Too many requests with this token; try again in {}.",
+                super::rate_limit::wait_in_words(wait)
+            );
+            let mut response = ApiError(AppError::RateLimited(message)).error_response();
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(wait.as_secs().max(1)),
+            );
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 /// Checks the token, then runs `work` as its user, on one connection.
 pub async fn authorized<T: Send + 'static>(
     state: &AppState,
@@ -223,7 +252,7 @@ api_routes! {
 }
 
 /// The `/api/v1` scope.
-pub fn scope() -> actix_web::Scope {
+pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     let scope = web::scope("/api/v1")
         .app_data(
             web::PathConfig::default().error_handler(|_, _| ApiError(AppError::not_found("This resource")).into()),
@@ -231,5 +260,5 @@ pub fn scope() -> actix_web::Scope {
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(ApiError(AppError::not_found("This API route")))
         }));
-    register(scope)
+    register(scope).wrap(actix_web::middleware::from_fn(per_token_limit))
 }
