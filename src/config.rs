@@ -25,6 +25,8 @@ pub struct Settings {
     pub login_limit_account: u32,
     pub login_limit_address: u32,
     pub login_window_minutes: u64,
+    /// Tries to reach the database at start before giving up (`DB_CONNECT_ATTEMPTS`).
+    pub db_connect_attempts: u32,
     /// API requests allowed per token per minute (`API_RATE_PER_MINUTE`).
     pub api_rate_per_minute: u32,
     /// Largest JSON body the API reads, in KiB.
@@ -93,6 +95,7 @@ impl Settings {
             login_limit_account: parse_number("LOGIN_LIMIT_ACCOUNT", &get("LOGIN_LIMIT_ACCOUNT", "10"))?,
             login_limit_address: parse_number("LOGIN_LIMIT_ADDRESS", &get("LOGIN_LIMIT_ADDRESS", "50"))?,
             login_window_minutes: parse_number("LOGIN_WINDOW_MINUTES", &get("LOGIN_WINDOW_MINUTES", "15"))?,
+            db_connect_attempts: parse_number("DB_CONNECT_ATTEMPTS", &get("DB_CONNECT_ATTEMPTS", "30"))?,
             api_rate_per_minute: parse_number("API_RATE_PER_MINUTE", &get("API_RATE_PER_MINUTE", "600"))?,
             max_json_kb: parse_number("MAX_JSON_KB", &get("MAX_JSON_KB", "256"))?,
             max_upload_mb: parse_number("MAX_UPLOAD_MB", &get("MAX_UPLOAD_MB", "1024"))?,

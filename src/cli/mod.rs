@@ -523,6 +523,8 @@ fn describe(e: crate::error::AppError) -> anyhow::Error {
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let bind = settings.bind.clone();
+    crate::db::wait_until_reachable(&settings.database_url, settings.db_connect_attempts)
+        .map_err(anyhow::Error::msg)?;
     actix_web::rt::System::new().block_on(async move {
         let app = crate::Application::build(settings)?;
         tracing::info!("leadbook listening on http://{bind}");

@@ -69,6 +69,53 @@ impl DatabaseUrl {
     pub fn is_sqlite(&self) -> bool {
         matches!(self, Self::Sqlite { .. })
     }
+
+    /// The URL as it may be logged: a PostgreSQL password replaced by `***`.
+    pub fn shown(&self) -> String {
+        match self {
+            Self::Sqlite { path } => format!("sqlite://{path}"),
+            Self::Postgres { url } => match url::Url::parse(url) {
+                Ok(mut parsed) if parsed.password().is_some() => {
+                    let _ = parsed.set_password(Some("***"));
+                    parsed.to_string()
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// Waits for the database to answer before the server starts: a server
+/// started beside its database (a reboot, `docker compose up`) would
+/// otherwise exit because the database was a second late. Tries `attempts`
+/// times, waiting 1 s, then twice as long each time up to 10 s, and says
+/// each time what failed; the last failure is the error.
+pub fn wait_until_reachable(url: &DatabaseUrl, attempts: u32) -> Result<(), String> {
+    let mut wait = Duration::from_secs(1);
+    for attempt in 1..=attempts.max(1) {
+        // libpq's messages end in a newline and may hold several lines:
+        // one line each here, so a log reader sees one event per attempt.
+        let one_line = |e: ConnectionError| e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        match establish(url).map_err(one_line) {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt < attempts => {
+                tracing::warn!(
+                    "cannot reach the database at {} ({e}); retrying in {} s (attempt {attempt} of {attempts})",
+                    url.shown(),
+                    wait.as_secs()
+                );
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "the database at {} could not be reached after {attempts} attempt(s): {e}",
+                    url.shown()
+                ))
+            }
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
 }
 
 /// Opens connections for the pool, applying SQLite's per-connection pragmas.
