@@ -58,7 +58,7 @@ use super::{ErrorBody, ErrorDetail};
         inboxes::ConversationJson, inboxes::MessageJson, inboxes::MessagePage, inboxes::SendWrite, inboxes::SentJson,
         webhooks::WebhookJson, webhooks::WebhookWrite
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &RateLimited),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -72,6 +72,50 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Every operation may answer 429 when its token has used its requests for
+/// the minute (`API_RATE_PER_MINUTE`): said once here for all of them.
+struct RateLimited;
+
+impl Modify for RateLimited {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description("Too many requests with this token this minute; `error.code` is `rate_limited`")
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("Seconds until the token may try again"))
+                    .build(),
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .insert("429".into(), response.clone().into());
+            }
+        }
     }
 }
 
