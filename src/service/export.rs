@@ -77,13 +77,11 @@ fn time(t: NaiveDateTime) -> String {
     t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// A per mille lead score as the 0–1 decimal the API shows, always with
-/// three decimals (734 → `0.734`, 1000 → `1.000`), written from the integer
-/// so no rounding can change it.
+/// A per mille lead score (0–1000) as the 0–1 decimal the API shows, always
+/// with three decimals (734 → `0.734`, 1000 → `1.000`), written from the
+/// integer so no rounding can change it.
 fn score(per_mille: i32) -> String {
-    let sign = if per_mille < 0 { "-" } else { "" };
-    let n = per_mille.unsigned_abs();
-    format!("{sign}{}.{:03}", n / 1000, n % 1000)
+    format!("{}.{:03}", per_mille / 1000, per_mille % 1000)
 }
 
 /// Leads and admins export (product.md §8).

@@ -23,7 +23,10 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 pub const PAGE_SIZE: usize = 50;
 const MAX_QUERY: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What the list sorts by; its lower-case names (`SortKey::parse`) are the
+/// API's `sort` values, as the OpenAPI description lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum SortKey {
     Status,
     Name,

@@ -41,20 +41,18 @@ impl Limiter {
         self.hasher.hash_one(key)
     }
 
-    /// How long until `key` may try again, when it has used its window's hits.
-    pub fn blocked(&self, key: impl Hash, now: Instant) -> Option<Duration> {
-        let key = self.key(key);
-        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Instant, u32)>> {
+        self.windows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait(&self, windows: &HashMap<u64, (Instant, u32)>, key: u64, now: Instant) -> Option<Duration> {
         match windows.get(&key) {
             Some(&(start, hits)) if hits >= self.limit && now < start + self.window => Some(start + self.window - now),
             _ => None,
         }
     }
 
-    /// Counts one hit for `key`.
-    pub fn hit(&self, key: impl Hash, now: Instant) {
-        let key = self.key(key);
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+    fn count(&self, windows: &mut HashMap<u64, (Instant, u32)>, key: u64, now: Instant) {
         if windows.len() >= SWEEP_AT {
             let window = self.window;
             windows.retain(|_, (start, _)| now < *start + window);
@@ -66,12 +64,26 @@ impl Limiter {
         entry.1 = entry.1.saturating_add(1);
     }
 
+    /// How long until `key` may try again, when it has used its window's hits.
+    pub fn blocked(&self, key: impl Hash, now: Instant) -> Option<Duration> {
+        self.wait(&self.lock(), self.key(key), now)
+    }
+
+    /// Counts one hit for `key`.
+    pub fn hit(&self, key: impl Hash, now: Instant) {
+        self.count(&mut self.lock(), self.key(key), now);
+    }
+
     /// Counts a hit unless `key` is blocked; returns the wait when it is.
-    pub fn check_and_hit(&self, key: impl Hash + Copy, now: Instant) -> Result<(), Duration> {
-        match self.blocked(key, now) {
+    /// One lock for both, so two requests at once cannot both take the last
+    /// hit.
+    pub fn check_and_hit(&self, key: impl Hash, now: Instant) -> Result<(), Duration> {
+        let key = self.key(key);
+        let mut windows = self.lock();
+        match self.wait(&windows, key, now) {
             Some(wait) => Err(wait),
             None => {
-                self.hit(key, now);
+                self.count(&mut windows, key, now);
                 Ok(())
             }
         }
@@ -80,7 +92,7 @@ impl Limiter {
     /// Forgets `key` (an account's failures, after it signs in).
     pub fn clear(&self, key: impl Hash) {
         let key = self.key(key);
-        self.windows.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        self.lock().remove(&key);
     }
 }
 

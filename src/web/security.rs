@@ -98,8 +98,8 @@ pub async fn check_origin(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let public_url = req
         .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.settings.public_url.clone());
-    if let Some(why) = refusal(&req, public_url.as_deref()) {
+        .and_then(|s| s.settings.public_url.as_deref());
+    if let Some(why) = refusal(&req, public_url) {
         tracing::warn!(path = req.path(), "{why}");
         let response: HttpResponse = actix_web::ResponseError::error_response(&AppError::Forbidden(why));
         return Ok(req.into_response(response).map_into_right_body());

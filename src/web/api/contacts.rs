@@ -103,18 +103,6 @@ pub struct StatusChange {
     source: Option<String>,
 }
 
-/// What the list sorts by.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum ListSort {
-    Status,
-    Name,
-    Created,
-    Activity,
-    Score,
-}
-
 /// The list's query parameters.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -143,7 +131,7 @@ pub struct ListParams {
     /// lead score). Contacts without activity, or without a score, come last
     /// in either order.
     #[param(inline)]
-    sort: Option<ListSort>,
+    sort: Option<crate::service::listing::SortKey>,
     /// `asc` or `desc` (default).
     order: Option<String>,
     /// 1–200, default 50.
