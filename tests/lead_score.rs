@@ -8,7 +8,7 @@ mod common;
 use common::*;
 
 use diesel::prelude::*;
-use leadbook::db::schema::{contacts, lead_models};
+use leadbook::db::schema::{contact_scores, contacts, lead_models};
 use leadbook::service::lead_score::{self, synthetic, Outcomes};
 use leadbook::service::users::Role;
 use reqwest::StatusCode;
@@ -17,11 +17,7 @@ fn scored(app: &TestApp) -> (i64, i64) {
     app.with_db(|c| {
         let live = contacts::table.filter(contacts::deleted_at.is_null());
         let all: i64 = live.count().get_result(c).unwrap();
-        let with: i64 = live
-            .filter(contacts::lead_score.is_not_null())
-            .count()
-            .get_result(c)
-            .unwrap();
+        let with: i64 = live.inner_join(contact_scores::table).count().get_result(c).unwrap();
         (all, with)
     })
 }
@@ -87,9 +83,9 @@ async fn a_model_learnt_from_a_generated_history_ranks_held_out_contacts_and_exp
 
     // The explanation names the generator's strongest features.
     let best: i32 = app.with_db(|c| {
-        contacts::table
-            .order((contacts::lead_score.desc(), contacts::id))
-            .select(contacts::id)
+        contact_scores::table
+            .order((contact_scores::score.desc(), contact_scores::contact_id))
+            .select(contact_scores::contact_id)
             .first(c)
             .unwrap()
     });
@@ -106,13 +102,7 @@ async fn a_model_learnt_from_a_generated_history_ranks_held_out_contacts_and_exp
         let now = chrono::Utc::now().naive_utc();
         lead_score::explain(c, best, Outcomes::default(), now).unwrap().unwrap()
     });
-    let stored: Option<i32> = app.with_db(|c| {
-        contacts::table
-            .find(best)
-            .select(contacts::lead_score)
-            .first(c)
-            .unwrap()
-    });
+    let stored: Option<i32> = app.with_db(|c| lead_score::stored(c, best).unwrap());
     assert!((lead_score::per_mille(explained.probability) - stored.unwrap()).abs() <= 5);
     assert!(explained.raised.iter().all(|f| f.effect > 0.0));
     assert!(explained.lowered.iter().all(|f| f.effect < 0.0));

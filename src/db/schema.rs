@@ -89,7 +89,13 @@ diesel::table! {
         last_activity_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
         follow_up_at -> Nullable<Timestamp>,
-        lead_score -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    contact_scores (contact_id) {
+        contact_id -> Integer,
+        score -> Integer,
     }
 }
 
@@ -319,6 +325,7 @@ diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(contact_attribute_values -> contacts (contact_id));
 diesel::joinable!(contact_attribute_values -> custom_attributes (attribute_id));
 diesel::joinable!(contact_labels -> contacts (contact_id));
+diesel::joinable!(contact_scores -> contacts (contact_id));
 diesel::joinable!(contact_labels -> labels (label_id));
 diesel::joinable!(notes -> contacts (contact_id));
 diesel::joinable!(contact_match_keys -> contacts (contact_id));
@@ -399,6 +406,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_match_keys,
     contact_labels,
     contact_opt_outs,
+    contact_scores,
     contact_trash,
     contacts,
     conversations,

@@ -18,6 +18,10 @@ use crate::db::schema::{contacts, status_history, users};
 use crate::db::{write_transaction, AnyConnection};
 use crate::error::{AppError, FieldErrors};
 
+/// The score of the contact in the row at hand (see `Contact::lead_score`).
+const SCORE_OF_CONTACT: &str =
+    "(SELECT contact_scores.score FROM contact_scores WHERE contact_scores.contact_id = contacts.id)";
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = contacts)]
 pub struct Contact {
@@ -38,7 +42,14 @@ pub struct Contact {
     /// When the owner means to follow up (product.md §7).
     pub follow_up_at: Option<NaiveDateTime>,
     /// The lead score per mille, from the latest training; `None` when no
-    /// model could be trained.
+    /// model could be trained. Kept in `contact_scores` (migration 000015:
+    /// a training rewrites every score, which on `contacts` itself meant a
+    /// new version of each row in all its indexes); read here by primary
+    /// key, so every query that loads a contact has its score.
+    #[diesel(
+        select_expression = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Integer>>(SCORE_OF_CONTACT),
+        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Integer>>
+    )]
     pub lead_score: Option<i32>,
 }
 

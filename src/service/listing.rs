@@ -13,7 +13,8 @@ use super::contacts::Contact;
 use super::labels;
 use super::status::LeadStatus;
 use crate::db::schema::{
-    contact_attribute_values as attr_values, contact_labels, contacts, conversations, status_counts, users,
+    contact_attribute_values as attr_values, contact_labels, contact_scores, contacts, conversations, status_counts,
+    users,
 };
 use crate::db::{AnyConnection, MultiBackend};
 use crate::error::AppError;
@@ -779,6 +780,102 @@ macro_rules! keyset {
     }};
 }
 
+/// A filtered list with at most this many scored contacts is read out whole
+/// and ordered by score; a broader one walks the score index instead.
+const SCORED_FEW: usize = 2_000;
+/// The most scores one step of that walk reads.
+const SCORE_STEP_MAX: usize = 8_000;
+
+/// The scored contacts that `base` passes, in score order after `after`,
+/// at most `limit`. Scores live in their own table (migration 000015), so
+/// this is the one sort that reads two tables: a narrow list (a search, one
+/// agent's contacts) is read out whole and its scores ordered; a broad one
+/// walks `contact_scores`' (score, contact_id) index in growing steps and
+/// keeps the contacts the filters pass, as the other sorts walk their index.
+fn scored(
+    conn: &mut AnyConnection,
+    base: impl Fn(&AnyConnection) -> Query,
+    after: Option<(i32, i32)>,
+    asc: bool,
+    limit: usize,
+) -> Result<Vec<Contact>, AppError> {
+    let with_score = || {
+        base(conn).filter(sql::<Bool>(
+            "EXISTS (SELECT 1 FROM contact_scores WHERE contact_scores.contact_id = contacts.id)",
+        ))
+    };
+    let few: Vec<i32> = with_score()
+        .select(contacts::id)
+        .limit(SCORED_FEW as i64 + 1)
+        .load(conn)?;
+    let ids: Vec<i32> = if few.len() <= SCORED_FEW {
+        score_order(conn, Some(&few), after, asc, limit)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    } else {
+        let mut ids = Vec::with_capacity(limit);
+        let (mut from, mut step) = (after, (limit * 4).max(200));
+        loop {
+            let walked = score_order(conn, None, from, asc, step)?;
+            let walked_ids: Vec<i32> = walked.iter().map(|(id, _)| *id).collect();
+            let passed: std::collections::HashSet<i32> = base(conn)
+                .filter(contacts::id.eq_any(&walked_ids))
+                .select(contacts::id)
+                .load::<i32>(conn)?
+                .into_iter()
+                .collect();
+            ids.extend(
+                walked_ids
+                    .iter()
+                    .filter(|id| passed.contains(id))
+                    .take(limit - ids.len()),
+            );
+            if ids.len() >= limit || walked.len() < step {
+                break;
+            }
+            from = walked.last().map(|(id, score)| (*score, *id));
+            step = (step * 2).min(SCORE_STEP_MAX);
+        }
+        ids
+    };
+    let mut found: Vec<Contact> = contacts::table
+        .filter(contacts::id.eq_any(&ids))
+        .select(Contact::as_select())
+        .load(conn)?;
+    found.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
+    Ok(found)
+}
+
+/// `(contact_id, score)` in score order after `after` (score, id), from
+/// `among` when given.
+fn score_order(
+    conn: &mut AnyConnection,
+    among: Option<&[i32]>,
+    after: Option<(i32, i32)>,
+    asc: bool,
+    limit: usize,
+) -> Result<Vec<(i32, i32)>, AppError> {
+    let (score, id) = (contact_scores::score, contact_scores::contact_id);
+    let mut q = contact_scores::table.select((id, score)).into_boxed();
+    if let Some(among) = among {
+        q = q.filter(id.eq_any(among.to_vec()));
+    }
+    if let Some((v, after_id)) = after {
+        q = if asc {
+            q.filter(score.gt(v).or(score.eq(v).and(id.gt(after_id))))
+        } else {
+            q.filter(score.lt(v).or(score.eq(v).and(id.lt(after_id))))
+        };
+    }
+    q = if asc {
+        q.order((score.asc(), id.asc()))
+    } else {
+        q.order((score.desc(), id.desc()))
+    };
+    Ok(q.limit(limit as i64).load(conn)?)
+}
+
 fn load(conn: &mut AnyConnection, q: Query, limit: usize) -> Result<Vec<Contact>, AppError> {
     Ok(q.select(Contact::as_select()).limit(limit as i64).load(conn)?)
 }
@@ -882,12 +979,13 @@ fn read_nulls_last(
         let base = filtered(conn, query, resolved, me, calling_code);
         let q = match (query.sort, valued) {
             (SortKey::Score, true) => {
-                let base = base.filter(contacts::lead_score.is_not_null());
-                let score = contacts::lead_score.assume_not_null();
-                match after {
-                    Some((SortValue::Int(v), id)) => keyset!(base, score, Some((*v, id)), asc),
-                    _ => keyset!(base, score, None::<(i32, i32)>, asc),
-                }
+                let after = match after {
+                    Some((SortValue::Int(v), id)) => Some((*v, id)),
+                    _ => None,
+                };
+                let base = |c: &AnyConnection| filtered(c, query, resolved, me, calling_code);
+                rows.extend(scored(conn, base, after, asc, limit - rows.len())?);
+                continue;
             }
             (_, true) => {
                 let base = base.filter(contacts::last_activity_at.is_not_null());
@@ -899,7 +997,9 @@ fn read_nulls_last(
             }
             (sort, false) => {
                 let base = if sort == SortKey::Score {
-                    base.filter(contacts::lead_score.is_null())
+                    base.filter(sql::<Bool>(
+                        "NOT EXISTS (SELECT 1 FROM contact_scores WHERE contact_scores.contact_id = contacts.id)",
+                    ))
                 } else {
                     base.filter(contacts::last_activity_at.is_null())
                 };

@@ -18,8 +18,8 @@ use super::status::{LeadStatus, StatusSource};
 use super::users::Actor;
 use super::webhooks;
 use crate::db::schema::{
-    contact_identities, contact_labels, contact_opt_outs, contacts, conversations, inboxes, labels, merges, messages,
-    notes, status_history, users,
+    contact_identities, contact_labels, contact_opt_outs, contact_scores, contacts, conversations, inboxes, labels,
+    merges, messages, notes, status_history, users,
 };
 use crate::db::{write_transaction, AnyConnection};
 use crate::error::AppError;
@@ -349,7 +349,9 @@ struct ContactRow {
     // Merge records written before these fields existed read them as unset.
     #[serde(default)]
     follow_up_at: Option<NaiveDateTime>,
+    // Kept in `contact_scores`, not in `contacts`: undo writes it back there.
     #[serde(default)]
+    #[diesel(skip_insertion)]
     lead_score: Option<i32>,
 }
 
@@ -927,6 +929,11 @@ fn restore(
         }
     }
     diesel::insert_into(contacts::table).values(other).execute(conn)?;
+    if let Some(score) = other.lead_score {
+        diesel::insert_into(contact_scores::table)
+            .values((contact_scores::contact_id.eq(other_id), contact_scores::score.eq(score)))
+            .execute(conn)?;
+    }
     let mut other_changes = Vec::new();
     for (attr, text) in &record.other_values {
         // An attribute deleted since the merge has nothing to restore.

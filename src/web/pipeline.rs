@@ -249,16 +249,7 @@ pub fn score_view(
 ) -> Result<ScoreView, AppError> {
     let now = Utc::now().naive_utc();
     let latest = lead_score::latest(conn)?;
-    let stored: Option<i32> = {
-        use crate::db::schema::contacts;
-        use diesel::prelude::*;
-        contacts::table
-            .find(contact_id)
-            .select(contacts::lead_score)
-            .first(conn)
-            .optional()?
-            .flatten()
-    };
+    let stored = lead_score::stored(conn, contact_id)?;
     let explanation = match (&latest, stored) {
         (Some(l), Some(_)) if l.model.is_some() => lead_score::explain(conn, contact_id, outcomes, now)?,
         _ => None,

@@ -189,8 +189,9 @@ pub fn load_all(
     let contacts: Vec<ContactRow> = load(
         conn,
         &format!(
-            "SELECT id, status_id, lead_score FROM contacts WHERE deleted_at IS NULL{} ORDER BY id",
-            one("id")
+            "SELECT c.id AS id, c.status_id AS status_id, s.score AS lead_score FROM contacts c \
+             LEFT JOIN contact_scores s ON s.contact_id = c.id WHERE c.deleted_at IS NULL{} ORDER BY c.id",
+            one("c.id")
         ),
     )?;
     // When each closed contact closed: its last change into its status.

@@ -13,7 +13,7 @@
 //! - **Model** (`model`): L2-regularised logistic regression. Quality is the
 //!   AUC on the fifth of the closed contacts held out (`held_out`) by a fit
 //!   on the rest; the kept model is then fitted on all of them.
-//! - **Scores** are written to `contacts.lead_score` (per mille) for every
+//! - **Scores** are written to `contact_scores` (per mille) for every
 //!   live contact, closed ones included (an ad tool wants the lookalikes of
 //!   won customers, and the won themselves rank first), only where they
 //!   changed.
@@ -33,7 +33,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::facts::{AttrFact, Attribute, Facts, TIMED_STAGES};
-use crate::db::schema::{contacts, lead_models};
+use crate::db::schema::{contact_scores, contacts, lead_models};
 use crate::db::{write_transaction, AnyConnection};
 use crate::error::AppError;
 use crate::service::status::LeadStatus;
@@ -394,6 +394,15 @@ fn lost_name(outcomes: Outcomes) -> &'static str {
     }
 }
 
+/// The contact's kept score, per mille; `None` when it has none.
+pub fn stored(conn: &mut AnyConnection, contact_id: i32) -> Result<Option<i32>, AppError> {
+    Ok(contact_scores::table
+        .find(contact_id)
+        .select(contact_scores::score)
+        .first(conn)
+        .optional()?)
+}
+
 /// Per mille, as the list sorts and pages by it.
 pub fn per_mille(p: f64) -> i32 {
     (p * 1000.0).round().clamp(0.0, 1000.0) as i32
@@ -414,9 +423,7 @@ fn write_scores(conn: &mut AnyConnection, all: &[Facts], model: Option<&LeadMode
             let (cleared, scored): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, s)| s.is_none());
             if !cleared.is_empty() {
                 let ids: Vec<i32> = cleared.iter().map(|(id, _)| *id).collect();
-                diesel::update(contacts::table.filter(contacts::id.eq_any(ids)))
-                    .set(contacts::lead_score.eq(None::<i32>))
-                    .execute(conn)?;
+                diesel::delete(contact_scores::table.filter(contact_scores::contact_id.eq_any(ids))).execute(conn)?;
             }
             if scored.is_empty() {
                 continue;
@@ -430,8 +437,8 @@ fn write_scores(conn: &mut AnyConnection, all: &[Facts], model: Option<&LeadMode
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "WITH v (id, score) AS (VALUES {values}) \
-                 UPDATE contacts SET lead_score = v.score FROM v WHERE contacts.id = v.id"
+                "INSERT INTO contact_scores (contact_id, score) VALUES {values} \
+                 ON CONFLICT (contact_id) DO UPDATE SET score = excluded.score"
             );
             match conn {
                 AnyConnection::Sqlite(c) => diesel::sql_query(sql).execute(c)?,
@@ -439,12 +446,15 @@ fn write_scores(conn: &mut AnyConnection, all: &[Facts], model: Option<&LeadMode
             };
         }
         // A trashed contact is nobody's lookalike.
-        diesel::update(
-            contacts::table
-                .filter(contacts::deleted_at.is_not_null())
-                .filter(contacts::lead_score.is_not_null()),
+        diesel::delete(
+            contact_scores::table.filter(
+                contact_scores::contact_id.eq_any(
+                    contacts::table
+                        .filter(contacts::deleted_at.is_not_null())
+                        .select(contacts::id),
+                ),
+            ),
         )
-        .set(contacts::lead_score.eq(None::<i32>))
         .execute(conn)?;
         Ok(changed.len())
     })
