@@ -280,7 +280,8 @@ pub fn members(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<Member>, A
         .load(conn)?)
 }
 
-fn require_admin(actor: &Actor, action: &str) -> Result<(), AppError> {
+/// Refuses (403) anyone but an admin.
+pub fn require_admin(actor: &Actor, action: &str) -> Result<(), AppError> {
     actor.require(actor.role == Role::Admin, action)
 }
 

@@ -202,6 +202,11 @@ pub async fn setup(
     session: Session,
     form: CsrfForm<SetupInput>,
 ) -> Result<HttpResponse, AppError> {
+    // Setup is over once an admin exists, whatever the form holds (the
+    // service refuses a second first admin too, in its transaction).
+    if !state.db(users::needs_setup).await? {
+        return Ok(pages::see_other("/login"));
+    }
     let input = form.0;
     let (name, email, password) = (input.name.clone(), input.email.clone(), input.password.clone());
     let result = if input.password != input.password_confirm {

@@ -137,6 +137,8 @@ pub async fn merge(
     path: web::Path<i32>,
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
+    // Who may, before what they sent (as the API does).
+    user.actor.require(user.actor.role.can_delete(), "merge contacts")?;
     let kept_id = path.into_inner();
     let (_, other, take) = dialog_query(&form.0)?;
     let other = other.ok_or_else(|| AppError::field("other", "is missing: choose the contact to merge"))?;

@@ -1,5 +1,6 @@
 //! The HTML pages: actix handlers, one module per area, routes in one place.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod bulk;
@@ -28,6 +29,7 @@ use actix_web::{web, HttpResponse};
 use crate::config::Settings;
 use crate::db::{AnyConnection, Pool};
 use crate::error::AppError;
+pub use access::{Access, Route};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -56,6 +58,109 @@ impl AppState {
     }
 }
 
+/// Declares every page route once with who may use it: registered in this
+/// order (a literal path such as `/contacts/new` before `/contacts/{id}`),
+/// and listed in `ROUTES`, from which tests/authorization.rs checks each
+/// route for every kind of user, so a new route cannot be left out.
+macro_rules! page_routes {
+    ($( $method:ident $path:literal => $handler:path, $access:ident; )*) => {
+        /// Every page route: method, path and who may use it.
+        pub const ROUTES: &[Route] = &[ $( Route { method: stringify!($method), path: $path, access: Access::$access } ),* ];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $( cfg.route($path, web::$method().to($handler)); )*
+        }
+    };
+}
+
+page_routes! {
+    get "/healthz" => healthz, Public;
+    get "/" => home, Public;
+    get "/setup" => auth::setup_form, FirstRun;
+    post "/setup" => auth::setup, FirstRun;
+    get "/login" => auth::login_form, Public;
+    post "/login" => auth::login, Public;
+    post "/logout" => auth::logout, SignedIn;
+    get "/contacts" => contacts::list, SignedIn;
+    post "/contacts" => contacts::create, SignedIn;
+    get "/contacts/new" => contacts::new_form, SignedIn;
+    get "/contacts/duplicates" => duplicates::list, Lead;
+    post "/contacts/bulk" => bulk::run, Lead;
+    get "/trash" => trash::list, Lead;
+    post "/trash/{id}/restore" => trash::restore, Lead;
+    get "/team" => team::grid, Lead;
+    get "/pipeline" => pipeline::page, SignedIn;
+    post "/pipeline/refresh" => pipeline::refresh, Lead;
+    post "/pipeline/score" => pipeline::train_score, Lead;
+    get "/follow-ups" => pipeline::follow_ups, SignedIn;
+    get "/settings/users" => users::list, Admin;
+    post "/settings/users" => users::add, Admin;
+    post "/settings/users/{id}/role" => users::set_role, Admin;
+    post "/settings/users/{id}/disable" => users::disable, Admin;
+    post "/settings/users/{id}/enable" => users::enable, Admin;
+    post "/settings/users/{id}/password" => users::reset_password, Admin;
+    get "/settings/activity" => users::activity_log, Admin;
+    post "/profile/name" => users::rename_self, SignedIn;
+    post "/profile/password" => users::change_own_password, SignedIn;
+    get "/contacts/export.csv" => export::download, Lead;
+    get "/contacts/{id}" => contacts::show, SignedIn;
+    post "/contacts/{id}" => contacts::update, SignedIn;
+    get "/contacts/{id}/edit" => contacts::edit_form, SignedIn;
+    post "/contacts/{id}/status" => contacts::set_status, SignedIn;
+    post "/contacts/{id}/owner" => contacts::assign, Lead;
+    post "/contacts/{id}/follow-up" => pipeline::set_follow_up, SignedIn;
+    get "/contacts/{id}/delete" => contacts::delete_form, Lead;
+    post "/contacts/{id}/delete" => contacts::delete, Lead;
+    get "/contacts/{id}/merge" => merges::dialog, Lead;
+    post "/contacts/{id}/merge" => merges::merge, Lead;
+    get "/imports/new" => imports::new_form, Lead;
+    post "/imports" => imports::upload, Lead;
+    get "/imports/{id}" => imports::show, Lead;
+    post "/imports/{id}/commit" => imports::commit, Lead;
+    get "/imports/{id}/progress" => imports::progress, Lead;
+    get "/imports/{id}/rejected.csv" => imports::rejected_csv, Lead;
+    get "/merges" => merges::log, Lead;
+    post "/merges/{id}/undo" => merges::undo, Lead;
+    post "/contacts/{id}/labels" => notes::set_labels, SignedIn;
+    post "/contacts/{id}/notes" => notes::add, SignedIn;
+    post "/notes/{id}" => notes::update, NoteAuthor;
+    get "/notes/{id}/edit" => notes::edit_form, NoteAuthor;
+    post "/notes/{id}/delete" => notes::delete, NoteAuthor;
+    get "/contacts/{id}/messages/new" => conversations::new_message, SignedIn;
+    post "/contacts/{id}/messages" => conversations::send, SignedIn;
+    post "/contacts/{id}/opt-outs" => conversations::opt_out, SignedIn;
+    get "/settings/webhooks" => settings::webhooks, Admin;
+    post "/settings/webhooks" => settings::create_webhook, Admin;
+    post "/settings/webhooks/{id}/delete" => settings::delete_webhook, Admin;
+    get "/conversations" => conversations::list, SignedIn;
+    get "/conversations/{id}" => conversations::show, SignedIn;
+    post "/conversations/{id}/messages" => conversations::reply, SignedIn;
+    post "/conversations/{id}/resolve" => conversations::resolve, SignedIn;
+    get "/settings/inboxes" => settings::inboxes, Admin;
+    post "/settings/inboxes" => settings::create_inbox, Admin;
+    post "/settings/inboxes/{id}/delete" => settings::delete_inbox, Admin;
+    get "/labels.css" => settings::label_styles, Public;
+    get "/settings/attributes" => settings::attributes, Admin;
+    post "/settings/attributes" => settings::create_attribute, Admin;
+    get "/settings/attributes/{id}" => settings::edit_attribute, Admin;
+    post "/settings/attributes/{id}" => settings::update_attribute, Admin;
+    get "/settings/attributes/{id}/delete" => settings::delete_attribute_form, Admin;
+    post "/settings/attributes/{id}/delete" => settings::delete_attribute, Admin;
+    get "/settings/labels" => settings::labels, Admin;
+    post "/settings/labels" => settings::create_label, Admin;
+    post "/settings/labels/{id}" => settings::update_label, Admin;
+    post "/settings/labels/{id}/delete" => settings::delete_label, Admin;
+    get "/profile" => profile::show, SignedIn;
+    post "/profile/tokens" => profile::create_own, SignedIn;
+    post "/tokens/{id}/revoke" => profile::revoke, TokenHolder;
+    get "/settings/tokens" => profile::all, Admin;
+    post "/settings/tokens" => profile::create_for, Admin;
+}
+
+async fn home() -> HttpResponse {
+    pages::see_other("/contacts")
+}
+
 /// Every route of the pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|_, _| AppError::not_found("This page").into()))
@@ -64,100 +169,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(actix_files::Files::new(
             "/static",
             concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
-        ))
-        .route("/healthz", web::get().to(healthz))
-        .route("/", web::get().to(|| async { pages::see_other("/contacts") }))
-        .route("/setup", web::get().to(auth::setup_form))
-        .route("/setup", web::post().to(auth::setup))
-        .route("/login", web::get().to(auth::login_form))
-        .route("/login", web::post().to(auth::login))
-        .route("/logout", web::post().to(auth::logout))
-        .route("/contacts", web::get().to(contacts::list))
-        .route("/contacts", web::post().to(contacts::create))
-        .route("/contacts/new", web::get().to(contacts::new_form))
-        .route("/contacts/duplicates", web::get().to(duplicates::list))
-        .route("/contacts/bulk", web::post().to(bulk::run))
-        .route("/trash", web::get().to(trash::list))
-        .route("/trash/{id}/restore", web::post().to(trash::restore))
-        .route("/team", web::get().to(team::grid))
-        .route("/pipeline", web::get().to(pipeline::page))
-        .route("/pipeline/refresh", web::post().to(pipeline::refresh))
-        .route("/pipeline/score", web::post().to(pipeline::train_score))
-        .route("/follow-ups", web::get().to(pipeline::follow_ups))
-        .route("/settings/users", web::get().to(users::list))
-        .route("/settings/users", web::post().to(users::add))
-        .route("/settings/users/{id}/role", web::post().to(users::set_role))
-        .route("/settings/users/{id}/disable", web::post().to(users::disable))
-        .route("/settings/users/{id}/enable", web::post().to(users::enable))
-        .route("/settings/users/{id}/password", web::post().to(users::reset_password))
-        .route("/settings/activity", web::get().to(users::activity_log))
-        .route("/profile/name", web::post().to(users::rename_self))
-        .route("/profile/password", web::post().to(users::change_own_password))
-        .route("/contacts/export.csv", web::get().to(export::download))
-        .route("/contacts/{id}", web::get().to(contacts::show))
-        .route("/contacts/{id}", web::post().to(contacts::update))
-        .route("/contacts/{id}/edit", web::get().to(contacts::edit_form))
-        .route("/contacts/{id}/status", web::post().to(contacts::set_status))
-        .route("/contacts/{id}/owner", web::post().to(contacts::assign))
-        .route("/contacts/{id}/follow-up", web::post().to(pipeline::set_follow_up))
-        .route("/contacts/{id}/delete", web::get().to(contacts::delete_form))
-        .route("/contacts/{id}/delete", web::post().to(contacts::delete))
-        .route("/contacts/{id}/merge", web::get().to(merges::dialog))
-        .route("/contacts/{id}/merge", web::post().to(merges::merge))
-        .route("/imports/new", web::get().to(imports::new_form))
-        .route("/imports", web::post().to(imports::upload))
-        .route("/imports/{id}", web::get().to(imports::show))
-        .route("/imports/{id}/commit", web::post().to(imports::commit))
-        .route("/imports/{id}/progress", web::get().to(imports::progress))
-        .route("/imports/{id}/rejected.csv", web::get().to(imports::rejected_csv))
-        .route("/merges", web::get().to(merges::log))
-        .route("/merges/{id}/undo", web::post().to(merges::undo))
-        .route("/contacts/{id}/labels", web::post().to(notes::set_labels))
-        .route("/contacts/{id}/notes", web::post().to(notes::add))
-        .route("/notes/{id}", web::post().to(notes::update))
-        .route("/notes/{id}/edit", web::get().to(notes::edit_form))
-        .route("/notes/{id}/delete", web::post().to(notes::delete))
-        .route("/contacts/{id}/messages/new", web::get().to(conversations::new_message))
-        .route("/contacts/{id}/messages", web::post().to(conversations::send))
-        .route("/contacts/{id}/opt-outs", web::post().to(conversations::opt_out))
-        .route("/settings/webhooks", web::get().to(settings::webhooks))
-        .route("/settings/webhooks", web::post().to(settings::create_webhook))
-        .route(
-            "/settings/webhooks/{id}/delete",
-            web::post().to(settings::delete_webhook),
-        )
-        .route("/conversations", web::get().to(conversations::list))
-        .route("/conversations/{id}", web::get().to(conversations::show))
-        .route("/conversations/{id}/messages", web::post().to(conversations::reply))
-        .route("/conversations/{id}/resolve", web::post().to(conversations::resolve))
-        .route("/settings/inboxes", web::get().to(settings::inboxes))
-        .route("/settings/inboxes", web::post().to(settings::create_inbox))
-        .route("/settings/inboxes/{id}/delete", web::post().to(settings::delete_inbox))
-        .route("/labels.css", web::get().to(settings::label_styles))
-        .route("/settings/attributes", web::get().to(settings::attributes))
-        .route("/settings/attributes", web::post().to(settings::create_attribute))
-        .route("/settings/attributes/{id}", web::get().to(settings::edit_attribute))
-        .route("/settings/attributes/{id}", web::post().to(settings::update_attribute))
-        .route(
-            "/settings/attributes/{id}/delete",
-            web::get().to(settings::delete_attribute_form),
-        )
-        .route(
-            "/settings/attributes/{id}/delete",
-            web::post().to(settings::delete_attribute),
-        )
-        .route("/settings/labels", web::get().to(settings::labels))
-        .route("/settings/labels", web::post().to(settings::create_label))
-        .route("/settings/labels/{id}", web::post().to(settings::update_label))
-        .route("/settings/labels/{id}/delete", web::post().to(settings::delete_label))
-        .route("/profile", web::get().to(profile::show))
-        .route("/profile/tokens", web::post().to(profile::create_own))
-        .route("/tokens/{id}/revoke", web::post().to(profile::revoke))
-        .route("/settings/tokens", web::get().to(profile::all))
-        .route("/settings/tokens", web::post().to(profile::create_for))
-        .default_service(web::to(|| async {
-            Err::<HttpResponse, _>(AppError::not_found("This page"))
-        }));
+        ));
+    register(cfg);
+    cfg.default_service(web::to(|| async {
+        Err::<HttpResponse, _>(AppError::not_found("This page"))
+    }));
 }
 
 async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

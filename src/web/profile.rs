@@ -167,6 +167,8 @@ pub async fn create_for(
     session: Session,
     form: CsrfForm<NewToken>,
 ) -> Result<HttpResponse, AppError> {
+    // Who may, before what they sent: a refusal does not depend on the form.
+    crate::service::users::require_admin(&user.actor, "create tokens for others")?;
     let owner_id: i32 = form
         .0
         .user_id

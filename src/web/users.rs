@@ -82,6 +82,8 @@ pub async fn add(
     session: Session,
     form: CsrfForm<AddUser>,
 ) -> Result<HttpResponse, AppError> {
+    // Who may, before what they sent: a refusal does not depend on the form.
+    users::require_admin(&user.actor, "add users")?;
     let input = form.0;
     let role = Role::parse(&input.role).map_err(|e| AppError::field("role", e))?;
     let (actor, kept) = (user.actor.clone(), input.clone());
@@ -126,6 +128,7 @@ pub async fn set_role(
     path: web::Path<i32>,
     form: CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
+    users::require_admin(&user.actor, "change roles")?;
     let role = Role::parse(&form.0.role).map_err(|e| AppError::field("role", e))?;
     let (actor, id) = (user.actor.clone(), path.into_inner());
     state.db(move |c| users::set_role(c, &actor, id, role)).await?;

@@ -202,11 +202,17 @@ pub async fn authorized<T: Send + 'static>(
 }
 
 /// Declares every API route once: registered on the scope, and listed in
-/// `ROUTES` so a test can check that each is in the OpenAPI description.
+/// `ROUTES` so a test can check that each is in the OpenAPI description,
+/// and in `ACCESS` with who may use it.
 macro_rules! api_routes {
-    ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
+    ($( $method:ident $path:literal => $handler:path, $access:ident ),* $(,)?) => {
         /// Every route of the API: (method, path below `/api/v1`).
         pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
+        /// The same routes with who may use them (`web::Access`), which
+        /// tests/authorization.rs holds each route to.
+        pub const ACCESS: &[crate::web::Route] = &[
+            $( crate::web::Route { method: stringify!($method), path: $path, access: crate::web::Access::$access } ),*
+        ];
 
         fn register(scope: actix_web::Scope) -> actix_web::Scope {
             scope $( .route($path, web::$method().to($handler)) )*
@@ -215,40 +221,40 @@ macro_rules! api_routes {
 }
 
 api_routes! {
-    get "/openapi.json" => openapi::serve,
-    get "/statuses" => contacts::statuses,
-    get "/contacts" => contacts::list,
-    post "/contacts" => contacts::create,
-    get "/contacts/{id}" => contacts::show,
-    patch "/contacts/{id}" => contacts::update,
-    delete "/contacts/{id}" => contacts::delete,
-    post "/contacts/{id}/status" => contacts::set_status,
-    get "/contacts/{id}/status_history" => contacts::status_history,
-    post "/contacts/{id}/merge" => merges::merge,
-    post "/merges/{id}/undo" => merges::undo,
-    post "/contacts/{id}/labels" => attributes::set_contact_labels,
-    get "/contacts/{id}/notes" => notes::list,
-    post "/contacts/{id}/notes" => notes::create,
-    patch "/notes/{id}" => notes::update,
-    delete "/notes/{id}" => notes::delete,
-    get "/custom_attributes" => attributes::list,
-    post "/custom_attributes" => attributes::create,
-    patch "/custom_attributes/{key}" => attributes::update,
-    delete "/custom_attributes/{key}" => attributes::delete,
-    get "/labels" => attributes::labels,
-    post "/labels" => attributes::create_label,
-    get "/inboxes" => inboxes::list,
-    post "/inboxes" => inboxes::create,
-    patch "/inboxes/{id}" => inboxes::update,
-    delete "/inboxes/{id}" => inboxes::delete,
-    post "/inboxes/{id}/messages" => inboxes::receive,
-    get "/contacts/{id}/conversations" => inboxes::of_contact,
-    get "/conversations/{id}/messages" => inboxes::messages,
-    get "/messages/{id}" => inboxes::message,
-    post "/contacts/{id}/messages" => inboxes::send,
-    get "/webhooks" => webhooks::list,
-    post "/webhooks" => webhooks::create,
-    delete "/webhooks/{id}" => webhooks::delete,
+    get "/openapi.json" => openapi::serve, Public,
+    get "/statuses" => contacts::statuses, SignedIn,
+    get "/contacts" => contacts::list, SignedIn,
+    post "/contacts" => contacts::create, SignedIn,
+    get "/contacts/{id}" => contacts::show, SignedIn,
+    patch "/contacts/{id}" => contacts::update, SignedIn,
+    delete "/contacts/{id}" => contacts::delete, Lead,
+    post "/contacts/{id}/status" => contacts::set_status, SignedIn,
+    get "/contacts/{id}/status_history" => contacts::status_history, SignedIn,
+    post "/contacts/{id}/merge" => merges::merge, Lead,
+    post "/merges/{id}/undo" => merges::undo, Lead,
+    post "/contacts/{id}/labels" => attributes::set_contact_labels, SignedIn,
+    get "/contacts/{id}/notes" => notes::list, SignedIn,
+    post "/contacts/{id}/notes" => notes::create, SignedIn,
+    patch "/notes/{id}" => notes::update, NoteAuthor,
+    delete "/notes/{id}" => notes::delete, NoteAuthor,
+    get "/custom_attributes" => attributes::list, SignedIn,
+    post "/custom_attributes" => attributes::create, Admin,
+    patch "/custom_attributes/{key}" => attributes::update, Admin,
+    delete "/custom_attributes/{key}" => attributes::delete, Admin,
+    get "/labels" => attributes::labels, SignedIn,
+    post "/labels" => attributes::create_label, Admin,
+    get "/inboxes" => inboxes::list, SignedIn,
+    post "/inboxes" => inboxes::create, Admin,
+    patch "/inboxes/{id}" => inboxes::update, Admin,
+    delete "/inboxes/{id}" => inboxes::delete, Admin,
+    post "/inboxes/{id}/messages" => inboxes::receive, SignedIn,
+    get "/contacts/{id}/conversations" => inboxes::of_contact, SignedIn,
+    get "/conversations/{id}/messages" => inboxes::messages, SignedIn,
+    get "/messages/{id}" => inboxes::message, SignedIn,
+    post "/contacts/{id}/messages" => inboxes::send, SignedIn,
+    get "/webhooks" => webhooks::list, Admin,
+    post "/webhooks" => webhooks::create, Admin,
+    delete "/webhooks/{id}" => webhooks::delete, Admin,
 }
 
 /// The `/api/v1` scope.
