@@ -27,6 +27,10 @@ pub struct Settings {
     pub login_window_minutes: u64,
     /// Tries to reach the database at start before giving up (`DB_CONNECT_ATTEMPTS`).
     pub db_connect_attempts: u32,
+    /// How long a request waits for a database connection before it is
+    /// answered 503 (`DB_WAIT_SECS`): while the database is down, pages and
+    /// the API say so within this time instead of hanging.
+    pub db_wait_secs: u64,
     /// API requests allowed per token per minute (`API_RATE_PER_MINUTE`).
     pub api_rate_per_minute: u32,
     /// Largest JSON body the API reads, in KiB.
@@ -96,6 +100,7 @@ impl Settings {
             login_limit_address: parse_number("LOGIN_LIMIT_ADDRESS", &get("LOGIN_LIMIT_ADDRESS", "50"))?,
             login_window_minutes: parse_number("LOGIN_WINDOW_MINUTES", &get("LOGIN_WINDOW_MINUTES", "15"))?,
             db_connect_attempts: parse_number("DB_CONNECT_ATTEMPTS", &get("DB_CONNECT_ATTEMPTS", "30"))?,
+            db_wait_secs: parse_number("DB_WAIT_SECS", &get("DB_WAIT_SECS", "5"))?,
             api_rate_per_minute: parse_number("API_RATE_PER_MINUTE", &get("API_RATE_PER_MINUTE", "600"))?,
             max_json_kb: parse_number("MAX_JSON_KB", &get("MAX_JSON_KB", "256"))?,
             max_upload_mb: parse_number("MAX_UPLOAD_MB", &get("MAX_UPLOAD_MB", "1024"))?,

@@ -53,6 +53,9 @@ pub enum AppError {
     RateLimited(String),
     #[error("The database is not available right now. Please try again in a moment.")]
     Unavailable(String),
+    /// The database cannot grow (SQLite: disk full or its page limit).
+    #[error("The database is full: nothing was saved. Free disk space, then try again.")]
+    StorageFull(String),
     #[error("Something went wrong on our side. The problem has been logged.")]
     Internal(String),
 }
@@ -115,9 +118,35 @@ impl From<diesel::result::Error> for AppError {
             diesel::result::Error::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
                 Self::Contended(info.message().to_string())
             }
+            // The database went away under a request (PostgreSQL stopped or
+            // restarted, the network cut): the pool drops the broken
+            // connection and the next request connects again.
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
+                Self::Unavailable(info.message().to_string())
+            }
+            diesel::result::Error::DatabaseError(_, info) if connection_lost(info.message()) => {
+                Self::Unavailable(info.message().to_string())
+            }
+            // SQLite's file cannot grow (disk full, or a page limit): the
+            // transaction is rolled back whole, so nothing half-written stays.
+            diesel::result::Error::DatabaseError(_, info) if info.message().contains("database or disk is full") => {
+                Self::StorageFull(info.message().to_string())
+            }
             other => Self::Internal(format!("database error: {other}")),
         }
     }
+}
+
+/// Whether a database error says the connection to the server is gone.
+fn connection_lost(message: &str) -> bool {
+    const SIGNS: [&str; 5] = [
+        "server closed the connection",
+        "terminating connection",
+        "no connection to the server",
+        "connection to server",
+        "the database system is shutting down",
+    ];
+    SIGNS.iter().any(|s| message.contains(s))
 }
 
 impl From<diesel::r2d2::PoolError> for AppError {
@@ -149,6 +178,7 @@ impl ResponseError for AppError {
             | Self::ReplyWindowClosed(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -156,7 +186,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::SignInRequired => return HttpResponse::SeeOther().insert_header(("Location", "/login")).finish(),
-            Self::Internal(cause) | Self::Unavailable(cause) => {
+            Self::Internal(cause) | Self::Unavailable(cause) | Self::StorageFull(cause) => {
                 tracing::error!(%cause, "request failed");
             }
             _ => {}

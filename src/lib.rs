@@ -35,7 +35,12 @@ impl Application {
     /// builds the server without starting it.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool_size = if settings.database_url.is_sqlite() { 8 } else { 16 };
-        let pool = db::pool(&settings.database_url, pool_size).map_err(anyhow::Error::msg)?;
+        let pool = db::pool(
+            &settings.database_url,
+            pool_size,
+            std::time::Duration::from_secs(settings.db_wait_secs.max(1)),
+        )
+        .map_err(anyhow::Error::msg)?;
         let mut conn = pool.get()?;
         db::migrate(&mut conn).map_err(anyhow::Error::msg)?;
         let key = service::sessions::signing_key(&mut conn, settings.session_key.as_deref())

@@ -176,15 +176,17 @@ impl ManageConnection for Manager {
     }
 }
 
-/// Builds the pool. SQLite has one writer at a time, so a few connections suffice.
-pub fn pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
+/// Builds the pool. SQLite has one writer at a time, so a few connections
+/// suffice. `wait` bounds how long a request waits for a connection (while
+/// the database is down: then it is answered 503).
+pub fn pool(url: &DatabaseUrl, max_size: u32, wait: Duration) -> Result<Pool, String> {
     r2d2::Pool::builder()
         .max_size(max_size)
         // r2d2 would run a ping query before lending each connection: one
         // extra round trip per request. Broken connections are still found
         // by `has_broken` and by the query that meets them.
         .test_on_check_out(false)
-        .connection_timeout(Duration::from_secs(10))
+        .connection_timeout(wait)
         .build(Manager::new(url.clone()))
         .map_err(|e| format!("cannot connect to the database: {e}"))
 }

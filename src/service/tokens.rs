@@ -104,9 +104,14 @@ pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> Result<Option<Act
     };
     let now = Utc::now().naive_utc();
     if last_used.is_none_or(|at| now - at > Duration::seconds(LAST_USED_RESOLUTION)) {
-        diesel::update(api_tokens::table.find(token_id))
+        // Bookkeeping, not the request's work: a read must not fail because
+        // this write cannot be made (a full disk, a read-only replica).
+        if let Err(e) = diesel::update(api_tokens::table.find(token_id))
             .set(api_tokens::last_used_at.eq(now))
-            .execute(conn)?;
+            .execute(conn)
+        {
+            tracing::warn!(error = %e, token_id, "could not note when the API token was last used");
+        }
     }
     Actor::from_row(user).map(Some)
 }

@@ -47,7 +47,8 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable code: bad_request, unauthorized, forbidden, not_found, duplicate,
-    /// conflict, payload_too_large, validation_failed, unavailable, internal.
+    /// conflict, payload_too_large, validation_failed, unavailable, storage_full,
+    /// internal.
     pub code: String,
     pub message: String,
     /// Per-field messages, for validation_failed and duplicate.
@@ -83,12 +84,12 @@ impl ResponseError for ApiError {
             AppError::ReplyWindowClosed(_) => ("reply_window_closed", None, None),
             AppError::PayloadTooLarge(_) => ("payload_too_large", None, None),
             AppError::RateLimited(_) => ("rate_limited", None, None),
-            AppError::Unavailable(cause) | AppError::Internal(cause) => {
+            AppError::Unavailable(cause) | AppError::Internal(cause) | AppError::StorageFull(cause) => {
                 tracing::error!(%cause, "API request failed");
-                if matches!(self.0, AppError::Unavailable(_)) {
-                    ("unavailable", None, None)
-                } else {
-                    ("internal", None, None)
+                match self.0 {
+                    AppError::Unavailable(_) => ("unavailable", None, None),
+                    AppError::StorageFull(_) => ("storage_full", None, None),
+                    _ => ("internal", None, None),
                 }
             }
         };
