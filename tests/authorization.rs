@@ -139,7 +139,14 @@ async fn app_with_fixtures() -> (TestApp, Fixtures) {
     )
     .await;
     assert!(status.is_success(), "fixture message: {body}");
-    let webhook = created(post("/webhooks", &admin, json!({"url": "http://127.0.0.1:9/hook", "events": ["contact.created"]})).await);
+    let webhook = created(
+        post(
+            "/webhooks",
+            &admin,
+            json!({"url": "http://127.0.0.1:9/hook", "events": ["contact.created"]}),
+        )
+        .await,
+    );
     let (status, body) = post(
         "/custom_attributes",
         &admin,
