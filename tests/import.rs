@@ -6,24 +6,22 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDateTime;
-use common::{fresh_database, TestDb, PASSWORD};
+use common::snap::{add_user, assert_same, by_key, snapshot, Snap};
+use common::{fresh_database, TestDb};
 use diesel::prelude::*;
 use leadbook::db::schema::{
-    contact_attribute_values, contact_labels, contacts, custom_attributes, import_rows, imports, labels,
-    status_history, users,
+    contact_attribute_values, contact_labels, contacts, import_rows, imports, status_history, users,
 };
 use leadbook::db::{self, AnyConnection};
 use leadbook::service::attributes::{self, Definition, DefinitionInput};
 use leadbook::service::contact_fields::Phone;
 use leadbook::service::contacts::{self as contact_service, Contact, ContactDraft, ContactInput};
 use leadbook::service::status::StatusSource;
-use leadbook::service::users::{self as user_service, Actor, Role};
+use leadbook::service::users::{Actor, Role};
 use leadbook::service::{import, labels as label_service};
 
 /// The sample of /work/shared/data (README there), copied as it is.
@@ -204,185 +202,6 @@ impl Db {
             .first(&mut self.conn)
             .expect("user")
     }
-}
-
-fn add_user(conn: &mut AnyConnection, email: &str, name: &str, role: Role) -> Actor {
-    user_service::add_user(
-        conn,
-        &user_service::NewUser {
-            name,
-            email,
-            password: PASSWORD,
-            role,
-        },
-    )
-    .expect("user added")
-}
-
-/// A contact as everything about it reads: its values, owner (by e-mail),
-/// labels, custom values (by key) and status history.
-#[derive(Debug, Clone, PartialEq)]
-struct Snap {
-    id: i32,
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    identifier: Option<String>,
-    company: Option<String>,
-    city: Option<String>,
-    country: Option<String>,
-    status: i32,
-    owner: Option<String>,
-    labels: Vec<String>,
-    /// key → (text, number)
-    values: BTreeMap<String, (String, Option<String>)>,
-    updated_at: NaiveDateTime,
-    /// (from, to, source)
-    history: Vec<(Option<i32>, i32, String)>,
-}
-
-impl Snap {
-    fn has_key(&self, key: &str) -> bool {
-        [&self.identifier, &self.email, &self.phone]
-            .iter()
-            .any(|v| v.as_deref() == Some(key))
-    }
-
-    /// The key it is known by across databases.
-    fn key(&self) -> Option<String> {
-        self.identifier
-            .as_ref()
-            .map(|v| format!("identifier {v}"))
-            .or_else(|| self.email.as_ref().map(|v| format!("email {v}")))
-            .or_else(|| self.phone.as_ref().map(|v| format!("phone {v}")))
-    }
-
-    /// What an export carries: not the ID, the times or the history.
-    fn portable(&self) -> Snap {
-        Snap {
-            id: 0,
-            updated_at: NaiveDateTime::default(),
-            history: Vec::new(),
-            ..self.clone()
-        }
-    }
-
-    fn value(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(|(text, _)| text.as_str())
-    }
-
-    fn number(&self, key: &str) -> Option<f64> {
-        self.values
-            .get(key)
-            .and_then(|(_, n)| n.as_ref())
-            .map(|n| n.parse().unwrap())
-    }
-}
-
-fn snapshot(conn: &mut AnyConnection) -> Vec<Snap> {
-    let emails: HashMap<i32, String> = users::table
-        .select((users::id, users::email))
-        .load::<(i32, String)>(conn)
-        .unwrap()
-        .into_iter()
-        .collect();
-    let rows: Vec<Contact> = contacts::table
-        .order(contacts::id)
-        .select(Contact::as_select())
-        .load(conn)
-        .unwrap();
-    let mut held_labels: HashMap<i32, Vec<String>> = HashMap::new();
-    for (contact, name) in contact_labels::table
-        .inner_join(labels::table)
-        .select((contact_labels::contact_id, labels::name))
-        .load::<(i32, String)>(conn)
-        .unwrap()
-    {
-        held_labels.entry(contact).or_default().push(name);
-    }
-    let mut values: HashMap<i32, BTreeMap<String, (String, Option<String>)>> = HashMap::new();
-    for (contact, key, text, number) in contact_attribute_values::table
-        .inner_join(custom_attributes::table)
-        .select((
-            contact_attribute_values::contact_id,
-            custom_attributes::key,
-            contact_attribute_values::value_text,
-            contact_attribute_values::value_number,
-        ))
-        .load::<(i32, String, String, Option<f64>)>(conn)
-        .unwrap()
-    {
-        values
-            .entry(contact)
-            .or_default()
-            .insert(key, (text, number.map(|n| n.to_string())));
-    }
-    let mut history: HashMap<i32, Vec<(Option<i32>, i32, String)>> = HashMap::new();
-    for (contact, from, to, source) in status_history::table
-        .order(status_history::id)
-        .select((
-            status_history::contact_id,
-            status_history::from_id,
-            status_history::to_id,
-            status_history::source,
-        ))
-        .load::<(i32, Option<i32>, i32, String)>(conn)
-        .unwrap()
-    {
-        history.entry(contact).or_default().push((from, to, source));
-    }
-    rows.into_iter()
-        .map(|c| {
-            let mut labels = held_labels.remove(&c.id).unwrap_or_default();
-            labels.sort();
-            Snap {
-                id: c.id,
-                owner: c.owner_id.map(|o| emails[&o].clone()),
-                labels,
-                values: values.remove(&c.id).unwrap_or_default(),
-                history: history.remove(&c.id).unwrap_or_default(),
-                name: c.name,
-                email: c.email,
-                phone: c.phone,
-                identifier: c.identifier,
-                company: c.company,
-                city: c.city,
-                country: c.country,
-                status: c.status_id,
-                updated_at: c.updated_at,
-            }
-        })
-        .collect()
-}
-
-/// Contacts by the key they are known by (contacts without one left out).
-fn by_key(snaps: &[Snap]) -> BTreeMap<String, Snap> {
-    snaps
-        .iter()
-        .filter_map(|s| s.key().map(|k| (k, s.portable())))
-        .collect()
-}
-
-/// Asserts two sets of contacts are the same, naming the first differences.
-#[track_caller]
-fn assert_same(what: &str, expected: &BTreeMap<String, Snap>, got: &BTreeMap<String, Snap>) {
-    let mut problems = Vec::new();
-    for (key, want) in expected {
-        match got.get(key) {
-            None => problems.push(format!("missing {key}: {want:?}")),
-            Some(have) if have != want => problems.push(format!("{key}:\n  expected {want:?}\n  got      {have:?}")),
-            Some(_) => {}
-        }
-    }
-    for key in got.keys().filter(|k| !expected.contains_key(*k)) {
-        problems.push(format!("unexpected {key}: {:?}", got[key]));
-    }
-    assert!(
-        problems.is_empty(),
-        "{what}: {} difference(s), the first:\n{}",
-        problems.len(),
-        problems.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
-    );
 }
 
 /// A CSV file's records, as the csv crate reads them.

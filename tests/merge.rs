@@ -8,8 +8,8 @@ use common::*;
 
 use diesel::prelude::*;
 use leadbook::db::schema::{
-    contact_attribute_values, contact_identities, contact_labels, contact_opt_outs, contacts, conversations, merges,
-    messages, notes, status_history, webhook_deliveries,
+    contact_identities, contact_opt_outs, contacts, conversations, merges, messages, notes, status_history,
+    webhook_deliveries,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -97,76 +97,9 @@ async fn everything(t: &Team) -> Value {
     for id in ids {
         shown.push(get_contact(t, id.into()).await.1);
     }
-    t.app.with_db(|c| {
-        let conversations: Vec<(i32, i32, i32, String)> = conversations::table
-            .select((
-                conversations::id,
-                conversations::contact_id,
-                conversations::inbox_id,
-                conversations::status,
-            ))
-            .order(conversations::id)
-            .load(c)
-            .unwrap();
-        let messages: Vec<(i32, i32, String)> = messages::table
-            .select((messages::id, messages::conversation_id, messages::body))
-            .order(messages::id)
-            .load(c)
-            .unwrap();
-        let identities: Vec<(i32, i32, i32, String)> = contact_identities::table
-            .select((
-                contact_identities::id,
-                contact_identities::contact_id,
-                contact_identities::inbox_id,
-                contact_identities::source_id,
-            ))
-            .order(contact_identities::id)
-            .load(c)
-            .unwrap();
-        let history: Vec<(i32, i32, Option<i32>, i32, String)> = status_history::table
-            .select((
-                status_history::id,
-                status_history::contact_id,
-                status_history::from_id,
-                status_history::to_id,
-                status_history::source,
-            ))
-            .order(status_history::id)
-            .load(c)
-            .unwrap();
-        let notes: Vec<(i32, i32, String)> = notes::table
-            .select((notes::id, notes::contact_id, notes::body))
-            .order(notes::id)
-            .load(c)
-            .unwrap();
-        let labels: Vec<(i32, i32)> = contact_labels::table
-            .select((contact_labels::contact_id, contact_labels::label_id))
-            .order((contact_labels::contact_id, contact_labels::label_id))
-            .load(c)
-            .unwrap();
-        let opt_outs: Vec<(i32, i32)> = contact_opt_outs::table
-            .select((contact_opt_outs::contact_id, contact_opt_outs::inbox_id))
-            .order((contact_opt_outs::contact_id, contact_opt_outs::inbox_id))
-            .load(c)
-            .unwrap();
-        let values: Vec<(i32, i32, String)> = contact_attribute_values::table
-            .select((
-                contact_attribute_values::contact_id,
-                contact_attribute_values::attribute_id,
-                contact_attribute_values::value_text,
-            ))
-            .order((
-                contact_attribute_values::contact_id,
-                contact_attribute_values::attribute_id,
-            ))
-            .load(c)
-            .unwrap();
-        json!({
-            "contacts": shown, "conversations": conversations, "messages": messages,
-            "identities": identities, "history": history, "notes": notes, "labels": labels,
-            "opt_outs": opt_outs, "values": values,
-        })
-    })
+    let mut rows = t.app.with_db(common::snap::attached_rows);
+    rows["contacts"] = json!(shown);
+    rows
 }
 
 /// Defines one custom attribute of every type.

@@ -48,10 +48,10 @@ const BATCH: usize = 5_000;
 
 /// A cell as a spreadsheet may safely open it: one that it would run as a
 /// formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return,
-/// and not simply a number such as `+60123456789`), or that starts with `'`
-/// followed by one of those, gets one leading `'`; import removes exactly one.
+/// and not simply a number such as `+60123456789`), or that is one behind
+/// any number of `'`, gets one more leading `'`; import removes exactly one.
 pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
-    if is_formula(cell) || cell.strip_prefix('\'').is_some_and(is_formula) {
+    if is_formula(cell.trim_start_matches('\'')) {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)

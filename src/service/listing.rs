@@ -207,6 +207,37 @@ impl ContactQuery {
         Ok(query)
     }
 
+    /// The query-string pairs that say this query: [`ContactQuery::parse`]
+    /// reads them back to the same query (the fuzz target holds it to that).
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        if !self.q.is_empty() {
+            pairs.push(("q".into(), self.q.clone()));
+        }
+        for status in &self.statuses {
+            pairs.push(("status".into(), status.id().to_string()));
+        }
+        if let Some(owner) = self.owner {
+            pairs.push(("owner".into(), owner.as_param()));
+        }
+        for label in &self.labels {
+            pairs.push(("label".into(), label.clone()));
+        }
+        pairs.extend(self.attrs.iter().map(|f| f.to_param()));
+        for col in &self.cols {
+            pairs.push(("cols".into(), col.clone()));
+        }
+        if let Some(days) = self.quiet_days {
+            pairs.push(("quiet".into(), days.to_string()));
+        }
+        pairs.push(("sort".into(), self.sort.as_str().into()));
+        pairs.push(("order".into(), self.order.as_str().into()));
+        if let Some(cursor) = &self.cursor {
+            pairs.push(("cursor".into(), cursor.encode()));
+        }
+        pairs
+    }
+
     /// The parameters the pages and the API spell alike: `label` and the
     /// custom attribute filters `attr.<key>[.<op>]`. Returns whether `key` was one.
     pub fn parse_shared(&mut self, key: &str, value: &str) -> Result<bool, String> {

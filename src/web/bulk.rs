@@ -8,7 +8,6 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::auth::{CsrfForm, CurrentUser};
-use super::contacts::query_pairs;
 use super::pages::{self, Layout};
 use super::AppState;
 use crate::error::AppError;
@@ -91,7 +90,7 @@ pub async fn run(
     query.cursor = None;
     let back = {
         let mut url = url::form_urlencoded::Serializer::new(String::new());
-        url.extend_pairs(query_pairs(&query));
+        url.extend_pairs(query.to_pairs());
         format!("/contacts?{}", url.finish())
     };
     let action = action_of(&pairs)?;

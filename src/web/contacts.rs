@@ -133,42 +133,12 @@ impl ListPage {
     }
 }
 
-/// The query-string pairs that say `query`.
-pub(crate) fn query_pairs(query: &ContactQuery) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    if !query.q.is_empty() {
-        pairs.push(("q".into(), query.q.clone()));
-    }
-    for status in &query.statuses {
-        pairs.push(("status".into(), status.id().to_string()));
-    }
-    if let Some(owner) = query.owner {
-        pairs.push(("owner".into(), owner.as_param()));
-    }
-    for label in &query.labels {
-        pairs.push(("label".into(), label.clone()));
-    }
-    pairs.extend(query.attrs.iter().map(|f| f.to_param()));
-    for col in &query.cols {
-        pairs.push(("cols".into(), col.clone()));
-    }
-    if let Some(days) = query.quiet_days {
-        pairs.push(("quiet".into(), days.to_string()));
-    }
-    pairs.push(("sort".into(), query.sort.as_str().into()));
-    pairs.push(("order".into(), query.order.as_str().into()));
-    if let Some(cursor) = &query.cursor {
-        pairs.push(("cursor".into(), cursor.encode()));
-    }
-    pairs
-}
-
 /// The list's URL for a query, with `change` applied.
 fn list_href(query: &ContactQuery, change: impl FnOnce(&mut ContactQuery)) -> String {
     let mut query = query.clone();
     change(&mut query);
     let mut url = url::form_urlencoded::Serializer::new(String::new());
-    url.extend_pairs(query_pairs(&query));
+    url.extend_pairs(query.to_pairs());
     format!("/contacts?{}", url.finish())
 }
 
@@ -338,7 +308,7 @@ pub async fn list(
             view
         })
         .collect();
-    let mut query_params = query_pairs(&query);
+    let mut query_params = query.to_pairs();
     query_params.retain(|(k, _)| k != "cursor");
     let attr_params = query.attrs.iter().map(|f| f.to_param()).collect();
     let export_href = format!(

@@ -3,6 +3,8 @@
 //! `TEST_DATABASE_URL` names a server) and gives a cookie-keeping client.
 #![allow(dead_code)]
 
+pub mod snap;
+
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use leadbook::config::Settings;

@@ -242,7 +242,7 @@ pub fn map_header(
 pub fn clean(cell: &str) -> &str {
     let cell = cell.trim();
     match cell.strip_prefix('\'') {
-        Some(rest) if is_formula(rest) || rest.strip_prefix('\'').is_some_and(is_formula) => rest,
+        Some(rest) if is_formula(rest.trim_start_matches('\'')) => rest,
         _ => cell,
     }
 }
@@ -255,6 +255,9 @@ mod tests {
     fn export_neutralisation_is_undone_once() {
         assert_eq!(clean(" '=SUM(A1) "), "=SUM(A1)");
         assert_eq!(clean("''=SUM(A1)"), "'=SUM(A1)");
+        // However many apostrophes a value starts with, export adds one and
+        // import takes one (found by the export -> import property).
+        assert_eq!(clean("'''-"), "''-");
         assert_eq!(clean("'hello"), "'hello");
         assert_eq!(clean("'+60123456789"), "'+60123456789");
         assert_eq!(clean("=1+1"), "=1+1");

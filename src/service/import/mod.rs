@@ -18,6 +18,8 @@ mod file;
 mod people;
 mod stage;
 
+pub use self::stage::Staged;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{Read, Write};
@@ -343,6 +345,36 @@ fn saved_layout(conn: &mut AnyConnection, id: i32, defs: &[Definition]) -> Resul
     })
 }
 
+/// How a header maps to columns under these options.
+fn layout_of<'a>(
+    defs: &'a [Definition],
+    options: &'a ImportOptions,
+    delimiter: u8,
+) -> impl FnOnce(&csv::ByteRecord) -> Result<Layout, String> + 'a {
+    move |header| {
+        let (header, targets) = file::map_header(header, defs, &options.ignore, options.ignore_unknown)?;
+        Ok(Layout {
+            delimiter,
+            header,
+            targets,
+        })
+    }
+}
+
+/// Reads a file exactly as [`check`] stages it — the same refusals, rows,
+/// problems and people — but into memory, without a database: what the
+/// fuzz targets drive. Returns the header and the rows as staged.
+pub fn read_file(
+    file: impl Read,
+    defs: &[Definition],
+    options: &ImportOptions,
+    country: CountryId,
+) -> Result<(Vec<String>, Vec<stage::Staged>), String> {
+    let (delimiter, reader) = file::open(file)?;
+    let (layout, rows) = stage::read(reader, delimiter, layout_of(defs, options, delimiter), country)?;
+    Ok((layout.header, rows))
+}
+
 /// Reads and checks the file of import `id`: stages every row, then counts
 /// what a commit would do (the dry run). A file refused as a whole answers
 /// `BadRequest` with the reason, and leaves nothing staged.
@@ -359,14 +391,7 @@ pub fn check(
         Ok(opened) => opened,
         Err(message) => return Err(refuse(conn, id, message)?),
     };
-    let layout_of = |header: &csv::ByteRecord| {
-        let (header, targets) = file::map_header(header, &defs, &options.ignore, options.ignore_unknown)?;
-        Ok(Layout {
-            delimiter,
-            header,
-            targets,
-        })
-    };
+    let layout_of = layout_of(&defs, options, delimiter);
     let staging = std::time::Instant::now();
     let staged = stage::stage(conn, id, reader, delimiter, layout_of, country, |conn, n| {
         progress("reading", n, 0);

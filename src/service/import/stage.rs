@@ -267,6 +267,70 @@ fn insert(conn: &mut AnyConnection, rows: &[StagedRow]) -> Result<(), AppError> 
     Ok(())
 }
 
+/// A file's rows as staging reads them: the CSV reader, blank rows
+/// skipped, each row's line, cells, own problem and keys. No database.
+struct Rows<R> {
+    csv: csv::Reader<LineIndex<R>>,
+    keyer: Keyer,
+    record: csv::ByteRecord,
+    read: i64,
+}
+
+impl<R: Read> Rows<R> {
+    /// Reads the header and maps it to the layout; the error refuses the
+    /// file, in a sentence.
+    fn open(
+        reader: R,
+        delimiter: u8,
+        layout_of: impl FnOnce(&csv::ByteRecord) -> Result<Layout, String>,
+        country: CountryId,
+    ) -> Result<(Layout, Self), String> {
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(LineIndex::new(reader));
+        let mut record = csv::ByteRecord::new();
+        match csv.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return Err("The file is empty.".into()),
+            Err(e) => return Err(format!("The file could not be read: {e}")),
+        }
+        let layout = layout_of(&record)?;
+        let keyer = Keyer::new(&layout, country);
+        Ok((
+            layout,
+            Self {
+                csv,
+                keyer,
+                record,
+                read: 0,
+            },
+        ))
+    }
+
+    /// The next row, `None` at the end, or why the file cannot be read on.
+    fn next_row(&mut self) -> Option<Result<ReadRow, String>> {
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(format!("The file could not be read after {} rows: {e}", self.read))),
+            }
+            // Blank rows (a spreadsheet's trailing empty lines) are not rows.
+            if self.record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+                continue;
+            }
+            let line = match self.record.position() {
+                Some(p) => self.csv.get_mut().line_at(p.byte()),
+                None => self.read + 2,
+            };
+            self.read += 1;
+            return Some(Ok(self.keyer.read(&self.record, line)));
+        }
+    }
+}
+
 /// Reads the whole file into the staging area. The outer error is the
 /// database's; the inner one refuses the file, in a sentence.
 pub fn stage(
@@ -278,22 +342,10 @@ pub fn stage(
     country: CountryId,
     mut progress: impl FnMut(&mut AnyConnection, i64) -> Result<(), AppError>,
 ) -> Result<Result<(Layout, i64), String>, AppError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(LineIndex::new(reader));
-    let mut record = csv::ByteRecord::new();
-    match csv.read_byte_record(&mut record) {
-        Ok(true) => {}
-        Ok(false) => return Ok(Err("The file is empty.".into())),
-        Err(e) => return Ok(Err(format!("The file could not be read: {e}"))),
-    }
-    let layout = match layout_of(&record) {
-        Ok(layout) => layout,
+    let (layout, mut rows) = match Rows::open(reader, delimiter, layout_of, country) {
+        Ok(opened) => opened,
         Err(e) => return Ok(Err(e)),
     };
-    let keyer = Keyer::new(&layout, country);
     let mut folder = Folder::default();
     let mut total = 0i64;
     // The CSV reader and the keys' parsing (phone numbers above all) run on
@@ -301,30 +353,16 @@ pub fn stage(
     // flight at most, so memory stays bounded.
     let refused = std::thread::scope(|scope| -> Result<Option<String>, AppError> {
         let (sender, batches) = mpsc::sync_channel::<Result<Vec<ReadRow>, String>>(2);
-        let keyer = &keyer;
         scope.spawn(move || {
-            let mut record = csv::ByteRecord::new();
             let mut batch = Vec::with_capacity(BATCH);
-            let mut read = 0i64;
-            loop {
-                match csv.read_byte_record(&mut record) {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => {
-                        let _ = sender.send(Err(format!("The file could not be read after {read} rows: {e}")));
+            while let Some(row) = rows.next_row() {
+                match row {
+                    Ok(row) => batch.push(row),
+                    Err(message) => {
+                        let _ = sender.send(Err(message));
                         return;
                     }
                 }
-                // Blank rows (a spreadsheet's trailing empty lines) are not rows.
-                if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
-                    continue;
-                }
-                let line = match record.position() {
-                    Some(p) => csv.get_mut().line_at(p.byte()),
-                    None => read + 2,
-                };
-                batch.push(keyer.read(&record, line));
-                read += 1;
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     if sender.send(Ok(full)).is_err() {
@@ -355,6 +393,46 @@ pub fn stage(
         return Ok(Err("The file has a header but no rows.".into()));
     }
     Ok(Ok((layout, total)))
+}
+
+/// A row as staging leaves it, for [`read`]'s callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staged {
+    /// The line (from 1) the row starts on.
+    pub line: i64,
+    /// The line of the first row of the person it folds into.
+    pub person: i64,
+    /// Its cells as a JSON array of strings.
+    pub cells: String,
+    /// Why the row is rejected on its own.
+    pub read_error: Option<String>,
+}
+
+/// Reads a whole file as [`stage`] does, but into memory and on this
+/// thread: the same refusals, rows, problems and people, no database. The
+/// fuzz targets drive the import's parsing through it.
+pub fn read(
+    reader: impl Read,
+    delimiter: u8,
+    layout_of: impl FnOnce(&csv::ByteRecord) -> Result<Layout, String>,
+    country: CountryId,
+) -> Result<(Layout, Vec<Staged>), String> {
+    let (layout, mut rows) = Rows::open(reader, delimiter, layout_of, country)?;
+    let mut folder = Folder::default();
+    let mut staged = Vec::new();
+    while let Some(row) = rows.next_row() {
+        let row = folder.stage(0, row?);
+        staged.push(Staged {
+            line: row.line,
+            person: row.person,
+            cells: row.cells,
+            read_error: row.read_error,
+        });
+    }
+    if staged.is_empty() {
+        return Err("The file has a header but no rows.".into());
+    }
+    Ok((layout, staged))
 }
 
 #[cfg(test)]
