@@ -1467,6 +1467,11 @@ async fn bad_list_queries_answer_400_with_a_clear_message() {
             "the page link is out of date",
         ),
         (list_url(&[("q", long_search.as_str())]), "the search is too long"),
+        // Found by the scanner: a NUL reached SQLite's FTS5 parser (500).
+        (
+            list_url(&[("q", "https://wapiti3.ovh//e.php\0")]),
+            "q holds characters that are not allowed",
+        ),
     ] {
         let (status, html) = app.page(&query).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");

@@ -162,6 +162,14 @@ impl ContactQuery {
         };
         for (key, value) in pairs {
             let value = value.trim();
+            // A NUL or another control character means nothing in a search
+            // or a filter, and would reach the database (FTS5 reads a NUL as
+            // the end of its query; PostgreSQL refuses NUL in text).
+            if value.chars().any(char::is_control) {
+                return Err(format!(
+                    "{key} holds characters that are not allowed (control characters)"
+                ));
+            }
             if query.parse_shared(key, value)? {
                 continue;
             }
@@ -251,8 +259,12 @@ impl ContactQuery {
             return Ok(true);
         }
         if key == "cols" {
-            if !value.is_empty() && !self.cols.iter().any(|c| c == value) && self.cols.len() < 20 {
-                self.cols.push(truncate(value));
+            // Compared once cut to size (and trimmed again, as the cut can
+            // end in a space), so the list's own link reads back to the
+            // same columns.
+            let col = truncate(value).trim_end().to_string();
+            if !col.is_empty() && !self.cols.contains(&col) && self.cols.len() < 20 {
+                self.cols.push(col);
             }
             return Ok(true);
         }
@@ -1165,6 +1177,26 @@ pub fn status_counts(conn: &mut AnyConnection) -> Result<Vec<(LeadStatus, i64)>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_refused_in_every_value() {
+        for (key, value) in [("q", "https://x//e.php\0"), ("q", "a\u{1b}b"), ("attr.plan", "gold\0")] {
+            let err = ContactQuery::parse([(key, value)]).unwrap_err();
+            assert!(err.contains("control characters"), "{key}={value:?}: {err}");
+        }
+        assert!(ContactQuery::parse([("q", " tab\tinside ")]).is_err());
+    }
+
+    #[test]
+    fn columns_are_compared_once_cut_to_size() {
+        let long = "x".repeat(50);
+        let spaced = format!("{} tail", "y".repeat(39));
+        let query = ContactQuery::parse([("cols", long.as_str()), ("cols", long.as_str()), ("cols", &spaced)]).unwrap();
+        assert_eq!(query.cols, vec!["x".repeat(40), "y".repeat(39)]);
+        let pairs = query.to_pairs();
+        let again = ContactQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+        assert_eq!(again, query);
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_junk() {
