@@ -64,6 +64,26 @@ impl Email {
     }
 }
 
+/// The readings of a number written after its `+`, the one keeping the
+/// most digits first. The phonenumber crate strips a national prefix after
+/// the country code, and which one depends on the default country it is
+/// given: read with none, `+7 812 945 6789` (St Petersburg) loses its `8`
+/// (Russia's trunk prefix); read in Malaysia, `+39 06 6981 2345` (Rome)
+/// loses its `0`; read in the US, `+60 12 345 6789` loses its `1`. Spain
+/// has no trunk prefix, so reading there keeps every digit; reading with
+/// none still serves `+44 (0)20 7946 0958`, where the `(0)` must go. So
+/// the result never depends on the team's country. Found by fuzzing.
+fn international(digits: &str) -> Vec<phonenumber::PhoneNumber> {
+    let text = format!("+{digits}");
+    let mut readings: Vec<_> = [Some(CountryId::ES), None]
+        .into_iter()
+        .filter_map(|country| phonenumber::parse(country, &text).ok())
+        .filter(phonenumber::is_valid)
+        .collect();
+    readings.sort_by_key(|n| std::cmp::Reverse(n.format().mode(Mode::E164).to_string().len()));
+    readings
+}
+
 /// A phone number in E.164 (`+60123456789`). Numbers written without `+`
 /// are read in the configured default country.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,29 +95,27 @@ impl Phone {
         if text.chars().count() > 40 {
             return Err("is not a valid phone number".into());
         }
-        // A number written with its country code but without the `+`
-        // (`60198765432`) is common in exports; try it both ways.
-        let candidates = [Some(default_country), None];
+        // Written with its `+`, a number carries its country; without, it is
+        // read in the default country first and then, since exports often
+        // drop the `+` (`60198765432`), as international.
+        let readings = if let Some(rest) = text.strip_prefix('+') {
+            international(rest)
+        } else {
+            let mut readings: Vec<_> = phonenumber::parse(Some(default_country), text).into_iter().collect();
+            readings.extend(international(text));
+            readings
+        };
         let mut too_long = false;
-        for country in candidates {
-            let attempt = match country {
-                Some(c) => phonenumber::parse(Some(c), text),
-                None if !text.starts_with('+') => phonenumber::parse(None, format!("+{text}")),
-                None => continue,
-            };
-            if let Ok(number) = attempt {
-                if phonenumber::is_valid(&number) {
-                    let e164 = number.format().mode(Mode::E164).to_string();
-                    // libphonenumber calls some German numbers of up to 17
-                    // digits valid; E.164, which this type promises (and
-                    // WhatsApp needs), stops at 15. Found by fuzzing.
-                    if e164.len() > 16 {
-                        too_long = true;
-                        continue;
-                    }
-                    return Ok(Self(e164));
-                }
+        for number in readings.iter().filter(|n| phonenumber::is_valid(n)) {
+            let e164 = number.format().mode(Mode::E164).to_string();
+            // libphonenumber calls some German numbers of up to 17 digits
+            // valid; E.164, which this type promises (and WhatsApp needs),
+            // stops at 15. Found by fuzzing.
+            if e164.len() > 16 {
+                too_long = true;
+                continue;
             }
+            return Ok(Self(e164));
         }
         Err(if too_long {
             "is too long for a phone number (at most 15 digits with the country code)".into()
@@ -179,6 +197,24 @@ mod tests {
             Phone::parse("+49 30 901820", CountryId::MY).unwrap().into_inner(),
             "+4930901820"
         );
+    }
+
+    #[test]
+    fn a_number_with_its_plus_does_not_depend_on_the_default_country() {
+        assert_eq!(
+            Phone::parse("+44 (0)20 7946 0958", CountryId::MY).unwrap().into_inner(),
+            "+442079460958"
+        );
+        assert_eq!(
+            Phone::parse("78129456789", CountryId::MY).unwrap().into_inner(),
+            "+78129456789"
+        );
+        for country in [CountryId::MY, CountryId::US, CountryId::GB, CountryId::DE] {
+            for number in ["+60123456789", "+88802010232516", "+78129456789", "+390669812345"] {
+                let parsed = Phone::parse(number, country).map(Phone::into_inner);
+                assert_eq!(parsed.as_deref(), Ok(number), "{country:?}");
+            }
+        }
     }
 
     #[test]
