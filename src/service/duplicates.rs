@@ -23,6 +23,7 @@ use std::collections::{HashMap, HashSet};
 use diesel::connection::SimpleConnection;
 use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Integer};
 use phonenumber::country::Id as CountryId;
 
@@ -494,13 +495,47 @@ fn insert_keys(conn: &mut AnyConnection, rows: &[KeyRow]) -> Result<(), AppError
 fn insert_pairs(conn: &mut AnyConnection, rows: &[PairRow]) -> Result<(), AppError> {
     for chunk in rows.chunks(5_000) {
         match conn {
-            AnyConnection::Sqlite(c) => diesel::insert_or_ignore_into(duplicate_pairs::table)
-                .values(chunk)
-                .execute(c)?,
-            AnyConnection::Postgresql(c) => diesel::insert_into(duplicate_pairs::table)
-                .values(chunk)
-                .on_conflict_do_nothing()
-                .execute(c)?,
+            AnyConnection::Sqlite(c) => {
+                diesel::insert_or_ignore_into(duplicate_pairs::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            AnyConnection::Postgresql(c) => {
+                // On PostgreSQL a contact read as a candidate can be deleted
+                // (merged, purged) by a transaction that commits before this
+                // insert checks its foreign key: the soak found that as a
+                // 500 on a create. The insert runs in a savepoint; on that
+                // violation the pairs whose contacts are gone are dropped
+                // (they have nothing left to pair) and the rest go in.
+                let first = c.transaction(|c| {
+                    diesel::insert_into(duplicate_pairs::table)
+                        .values(chunk)
+                        .on_conflict_do_nothing()
+                        .execute(c)
+                });
+                match first {
+                    Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
+                        let ids: Vec<i32> = chunk.iter().flat_map(|p| [p.contact_id, p.other_id]).collect();
+                        let alive: HashSet<i32> = contacts::table
+                            .filter(contacts::id.eq_any(&ids))
+                            .select(contacts::id)
+                            .load(c)?
+                            .into_iter()
+                            .collect();
+                        let kept: Vec<&PairRow> = chunk
+                            .iter()
+                            .filter(|p| alive.contains(&p.contact_id) && alive.contains(&p.other_id))
+                            .collect();
+                        diesel::insert_into(duplicate_pairs::table)
+                            .values(kept)
+                            .on_conflict_do_nothing()
+                            .execute(c)?;
+                    }
+                    other => {
+                        other?;
+                    }
+                }
+            }
         };
     }
     Ok(())
