@@ -1,6 +1,7 @@
 //! Parse, don't validate: each standard attribute of a contact as a type that
 //! can only hold a valid value.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use phonenumber::country::Id as CountryId;
@@ -64,26 +65,6 @@ impl Email {
     }
 }
 
-/// The readings of a number written after its `+`, the one keeping the
-/// most digits first. The phonenumber crate strips a national prefix after
-/// the country code, and which one depends on the default country it is
-/// given: read with none, `+7 812 945 6789` (St Petersburg) loses its `8`
-/// (Russia's trunk prefix); read in Malaysia, `+39 06 6981 2345` (Rome)
-/// loses its `0`; read in the US, `+60 12 345 6789` loses its `1`. Spain
-/// has no trunk prefix, so reading there keeps every digit; reading with
-/// none still serves `+44 (0)20 7946 0958`, where the `(0)` must go. So
-/// the result never depends on the team's country. Found by fuzzing.
-fn international(digits: &str) -> Vec<phonenumber::PhoneNumber> {
-    let text = format!("+{digits}");
-    let mut readings: Vec<_> = [Some(CountryId::ES), None]
-        .into_iter()
-        .filter_map(|country| phonenumber::parse(country, &text).ok())
-        .filter(phonenumber::is_valid)
-        .collect();
-    readings.sort_by_key(|n| std::cmp::Reverse(n.format().mode(Mode::E164).to_string().len()));
-    readings
-}
-
 /// A phone number in E.164 (`+60123456789`). Numbers written without `+`
 /// are read in the configured default country.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,15 +79,31 @@ impl Phone {
         // Written with its `+`, a number carries its country; without, it is
         // read in the default country first and then, since exports often
         // drop the `+` (`60198765432`), as international.
-        let readings = if let Some(rest) = text.strip_prefix('+') {
-            international(rest)
+        //
+        // An international reading is tried in Spain first, then with no
+        // country. The phonenumber crate strips a trunk prefix after the
+        // country code, and which one depends on the country it reads in:
+        // with none, `+7 812 945 6789` (St Petersburg) loses its `8`; in
+        // Malaysia, `+39 06 6981 2345` (Rome) loses its `0`; in the US,
+        // `+60 12 345 6789` loses its `1`. Spain has no trunk prefix, so its
+        // reading keeps every digit; with no country still serves
+        // `+44 (0)20 7946 0958`, whose `(0)` must go. So the result never
+        // depends on the team's country. Found by fuzzing. Parsed lazily:
+        // this runs for every phone cell of an import.
+        let with_plus: Cow<str> = if text.starts_with('+') {
+            Cow::Borrowed(text)
         } else {
-            let mut readings: Vec<_> = phonenumber::parse(Some(default_country), text).into_iter().collect();
-            readings.extend(international(text));
-            readings
+            Cow::Owned(format!("+{text}"))
         };
+        let national = [(Some(default_country), text)];
+        let international = [(Some(CountryId::ES), &*with_plus), (None, &*with_plus)];
+        let attempts = if text.starts_with('+') { &[][..] } else { &national[..] }
+            .iter()
+            .chain(&international)
+            .filter_map(|&(country, text)| phonenumber::parse(country, text).ok())
+            .filter(phonenumber::is_valid);
         let mut too_long = false;
-        for number in readings.iter().filter(|n| phonenumber::is_valid(n)) {
+        for number in attempts {
             let e164 = number.format().mode(Mode::E164).to_string();
             // libphonenumber calls some German numbers of up to 17 digits
             // valid; E.164, which this type promises (and WhatsApp needs),
