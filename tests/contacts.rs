@@ -213,7 +213,7 @@ fn duplicate_link(html: &str) -> Option<String> {
 }
 
 fn flash(html: &str) -> Option<String> {
-    first_text(html, ".flash")
+    first_text(html, ".flash .flash-text")
 }
 
 /// A value in the details list of a contact's page ("E-mail", "Phone", …).

@@ -171,7 +171,7 @@ async fn conversion_and_median_time_in_stage_on_a_hand_made_history() {
     assert!(html.contains("<title id=\"funnel-title\">Contacts per status</title>"));
     assert!(
         html.contains(
-            "<desc id=\"funnel-desc\">New 1, Reach 0, Qualified 1, Negotiating 0, Won 1, Unqualified 0, Lost 1</desc>"
+            "<desc id=\"funnel-desc\">New 1, Reach 0, Qualified 1, Negotiating 0, Won 1; left the pipeline: Unqualified 0, Lost 1</desc>"
         ),
         "{html}"
     );
@@ -200,7 +200,9 @@ async fn the_funnel_counts_every_live_contact_per_status() {
     let agent = app.login_as("agent@example.com").await;
     let (status, html) = agent.page("/pipeline").await;
     assert_eq!(status, StatusCode::OK, "every role sees the pipeline");
-    assert!(html.contains("New 4, Reach 2, Qualified 1, Negotiating 1, Won 1, Unqualified 0, Lost 1"));
+    assert!(
+        html.contains("New 4, Reach 2, Qualified 1, Negotiating 1, Won 1; left the pipeline: Unqualified 0, Lost 1")
+    );
     // Each bar carries its name and its count as text, in that order.
     for (name, count) in [("New", 4), ("Reach", 2), ("Won", 1)] {
         let at = html.find(&format!(">{name}</text>")).expect(name);

@@ -74,18 +74,35 @@ impl ContactView {
 /// One status in the counts bar, with the link that filters on it.
 pub struct StatusCount {
     pub status: LeadStatus,
-    pub count: i64,
+    /// The count as shown: `12,345`.
+    pub count: String,
     pub selected: bool,
     pub href: String,
 }
 
 /// A column header that sorts the list.
 pub struct SortLink {
-    pub label: &'static str,
+    pub label: String,
     pub href: String,
     /// `▲` or `▼` on the current sort.
     pub arrow: &'static str,
     pub aria: &'static str,
+    /// The header cell's class (`created` is folded away on a phone).
+    pub class: &'static str,
+}
+
+/// A choice of the phone's sort control (`sort_by=name:asc`).
+pub struct SortOption {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// A tab of whose contacts the list shows.
+pub struct ScopeLink {
+    pub label: &'static str,
+    pub href: String,
+    pub current: bool,
 }
 
 #[derive(Template)]
@@ -94,7 +111,14 @@ struct ListPage {
     layout: Layout,
     rows: Vec<ContactView>,
     counts: Vec<StatusCount>,
-    total: i64,
+    /// The contacts in the scope (all statuses), and the scope's name.
+    scope_total: String,
+    scope_name: &'static str,
+    scopes: Vec<ScopeLink>,
+    all_statuses_href: String,
+    /// "1–50 of 12,345"; and the whole filter's size for "all N matching".
+    count_text: String,
+    all_label: String,
     q: String,
     statuses: Vec<LeadStatus>,
     owner: String,
@@ -102,8 +126,17 @@ struct ListPage {
     sort: &'static str,
     order: &'static str,
     sort_links: Vec<SortLink>,
+    sort_options: Vec<SortOption>,
+    /// The query without its sort, for the sort control's hidden fields.
+    sort_hidden: Vec<(String, String)>,
+    sort_caption: String,
+    first_href: Option<String>,
     next_href: Option<String>,
     prev_href: Option<String>,
+    /// How many filters narrow the list (the phone's "Filters (2)").
+    active_filters: usize,
+    clear_href: String,
+    everyone_href: String,
     /// True when the team has no contacts at all (not just none matching).
     no_contacts: bool,
     all_labels: Vec<Label>,
@@ -160,6 +193,143 @@ fn added_filter(pairs: &[(String, String)]) -> Option<Result<(String, String), A
     Some(Ok((format!("attr.{key}{suffix}"), value)))
 }
 
+/// How many contacts the whole list holds: exact, or "more than" a cap.
+#[derive(Debug, Clone, Copy)]
+pub enum ListTotal {
+    Exact(i64),
+    AtLeast(i64),
+}
+
+fn list_total(
+    c: &mut crate::db::AnyConnection,
+    q: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+) -> Result<ListTotal, AppError> {
+    Ok(ListTotal::Exact(listing::count(c, q, me, calling_code)?))
+}
+
+fn scoped_counts(
+    _c: &mut crate::db::AnyConnection,
+    _scope: OwnerFilter,
+    _me: i32,
+    team: Vec<(LeadStatus, i64)>,
+) -> Result<Vec<(LeadStatus, i64)>, AppError> {
+    Ok(team)
+}
+
+/// `12345` as `12,345`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// The position of the page's first row (`at`, 1-based), carried in the
+/// pager's links: the list pages by cursor, so only the links know it.
+fn position(pairs: &[(String, String)]) -> usize {
+    pairs
+        .iter()
+        .find(|(k, _)| k == "at")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(1)
+}
+
+/// What each sortable column sorts by, with its header and class.
+fn sortable_columns(columns: &[(String, String)]) -> Vec<(Option<SortKey>, String, &'static str)> {
+    let mut all = vec![
+        (Some(SortKey::Name), "Name".to_string(), ""),
+        (Some(SortKey::Status), "Status".to_string(), ""),
+        (None, "Owner".to_string(), ""),
+        (Some(SortKey::Activity), "Last activity".to_string(), ""),
+        (Some(SortKey::Created), "Created".to_string(), "created"),
+        (Some(SortKey::Score), "Lead score".to_string(), ""),
+    ];
+    all.extend(columns.iter().map(|(_, name)| (None, name.clone(), "")));
+    all
+}
+
+/// The column headers: a sort starts ascending (A–Z, oldest first, lowest
+/// score first, status in pipeline order); a second click turns it round.
+fn sort_links(query: &ContactQuery, columns: &[(String, String)]) -> Vec<SortLink> {
+    sortable_columns(columns)
+        .into_iter()
+        .map(|(key, label, class)| {
+            let Some(key) = key else {
+                return SortLink {
+                    label,
+                    href: String::new(),
+                    arrow: "",
+                    aria: "none",
+                    class,
+                };
+            };
+            let current = query.sort == key;
+            let next_order = if current && query.order == Order::Asc {
+                Order::Desc
+            } else {
+                Order::Asc
+            };
+            SortLink {
+                label,
+                href: list_href(query, |q| {
+                    q.sort = key;
+                    q.order = next_order;
+                    q.cursor = None;
+                }),
+                arrow: match (current, query.order) {
+                    (false, _) => "",
+                    (true, Order::Asc) => " ▲",
+                    (true, Order::Desc) => " ▼",
+                },
+                aria: match (current, query.order) {
+                    (false, _) => "none",
+                    (true, Order::Asc) => "ascending",
+                    (true, Order::Desc) => "descending",
+                },
+                class,
+            }
+        })
+        .collect()
+}
+
+/// The phone's sort control: each sortable column in both directions.
+fn sort_options(query: &ContactQuery, columns: &[(String, String)]) -> Vec<SortOption> {
+    let mut options = Vec::new();
+    for (key, label, _) in sortable_columns(columns) {
+        let Some(key) = key else { continue };
+        let (up, down) = match key {
+            SortKey::Name => ("A–Z", "Z–A"),
+            SortKey::Status => ("pipeline order", "pipeline order, reversed"),
+            SortKey::Activity | SortKey::Created => ("oldest first", "newest first"),
+            SortKey::Score => ("lowest first", "highest first"),
+        };
+        for (order, words) in [(Order::Asc, up), (Order::Desc, down)] {
+            options.push(SortOption {
+                value: format!("{}:{}", key.as_str(), order.as_str()),
+                label: format!("{label}, {words}"),
+                selected: query.sort == key && query.order == order,
+            });
+        }
+    }
+    options
+}
+
+/// The phone's sort control sends `sort_by=KEY:ORDER`; it becomes the
+/// list's own `sort` and `order`, so the list's URLs stay interface.md's.
+fn chosen_sort(pairs: &[(String, String)]) -> Option<(String, String)> {
+    let value = pairs.iter().find(|(k, _)| k == "sort_by")?.1.clone();
+    let (sort, order) = value.split_once(':')?;
+    Some((sort.to_string(), order.to_string()))
+}
+
 pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -177,6 +347,14 @@ pub async fn list(
             ContactQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(AppError::bad_request)?;
         return Ok(pages::see_other(&list_href(&query, |_| {})));
     }
+    if let Some((sort, order)) = chosen_sort(&pairs) {
+        pairs.retain(|(k, _)| !matches!(k.as_str(), "sort_by" | "sort" | "order" | "cursor" | "at"));
+        pairs.push(("sort".into(), sort));
+        pairs.push(("order".into(), order));
+        let query =
+            ContactQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(AppError::bad_request)?;
+        return Ok(pages::see_other(&list_href(&query, |_| {})));
+    }
     let mut query =
         ContactQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(AppError::bad_request)?;
     // Agents open on their own contacts; leads and admins on everyone's.
@@ -189,14 +367,19 @@ pub async fn list(
     }
     let (me, calling_code, tz) = (user.actor.id, state.settings.calling_code, state.settings.time_zone);
     let q = query.clone();
-    let (page, counts, team, extras, all_labels) = state
+    let scope = query.owner.unwrap_or(OwnerFilter::All);
+    let (page, total, counts, team_empty, team, extras, all_labels) = state
         .db(move |c| {
             let page = listing::page(c, &q, me, calling_code, PAGE_SIZE)?;
             let ids: Vec<i32> = page.rows.iter().map(|r| r.contact.id).collect();
             let extras = contacts::extras(c, &ids)?;
+            let team_counts = listing::status_counts(c)?;
+            let team_empty = team_counts.iter().all(|(_, n)| *n == 0);
             Ok((
                 page,
-                listing::status_counts(c)?,
+                list_total(c, &q, me, calling_code)?,
+                scoped_counts(c, scope, me, team_counts)?,
+                team_empty,
                 users::team(c)?,
                 extras,
                 crate::service::labels::all(c)?,
@@ -231,12 +414,12 @@ pub async fn list(
             }),
         ));
     }
-    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    let scope_total = thousands(counts.iter().map(|(_, n)| n).sum::<i64>().max(0) as usize);
     let counts = counts
         .into_iter()
         .map(|(status, count)| StatusCount {
             status,
-            count,
+            count: thousands(count.max(0) as usize),
             selected: query.statuses.contains(&status),
             href: list_href(&query, |q| {
                 q.statuses = vec![status];
@@ -244,48 +427,67 @@ pub async fn list(
             }),
         })
         .collect();
-    let sort_links = [
-        (SortKey::Name, "Name"),
-        (SortKey::Status, "Status"),
-        (SortKey::Activity, "Last activity"),
-        (SortKey::Created, "Created"),
-        (SortKey::Score, "Lead score"),
+    let scopes = [
+        ("My contacts", OwnerFilter::Me),
+        ("Everyone", OwnerFilter::All),
+        ("Unassigned", OwnerFilter::Nobody),
     ]
     .into_iter()
-    .map(|(key, label)| {
-        let current = query.sort == key;
-        let next_order = if current && query.order == Order::Asc {
-            Order::Desc
-        } else if current {
-            Order::Asc
-        } else {
-            Order::Desc
-        };
-        SortLink {
-            label,
-            href: list_href(&query, |q| {
-                q.sort = key;
-                q.order = next_order;
-                q.cursor = None;
-            }),
-            arrow: match (current, query.order) {
-                (false, _) => "",
-                (true, Order::Asc) => "▲",
-                (true, Order::Desc) => "▼",
-            },
-            aria: match (current, query.order) {
-                (false, _) => "none",
-                (true, Order::Asc) => "ascending",
-                (true, Order::Desc) => "descending",
-            },
-        }
+    .map(|(label, owner)| ScopeLink {
+        label,
+        href: list_href(&query, |q| {
+            q.owner = Some(owner);
+            q.cursor = None;
+        }),
+        current: scope == owner,
     })
     .collect();
-    let cursor_href = |token: &str| {
-        listing::Cursor::decode(token)
-            .ok()
-            .map(|c| list_href(&query, |q| q.cursor = Some(c)))
+    let scope_name = match scope {
+        OwnerFilter::All => "everyone's",
+        OwnerFilter::Me => "yours",
+        OwnerFilter::Nobody => "unassigned",
+        OwnerFilter::User(_) => "one owner's",
     };
+    let sort_links = sort_links(&query, &columns);
+    let sort_options = sort_options(&query, &columns);
+    let sort_caption = sort_options
+        .iter()
+        .find(|o| o.selected)
+        .map(|o| o.label.clone())
+        .unwrap_or_default();
+    let at = position(&pairs);
+    let shown = page.rows.len();
+    let count_text = match (shown, total) {
+        (0, _) => "No contacts match".to_string(),
+        (n, ListTotal::Exact(all)) => format!(
+            "{}–{} of {}",
+            thousands(at),
+            thousands(at + n - 1),
+            thousands(all as usize)
+        ),
+        (n, ListTotal::AtLeast(cap)) => format!(
+            "{}–{} of more than {}",
+            thousands(at),
+            thousands(at + n - 1),
+            thousands(cap as usize)
+        ),
+    };
+    let all_label = match total {
+        ListTotal::Exact(all) => thousands(all as usize),
+        ListTotal::AtLeast(cap) => format!("more than {}", thousands(cap as usize)),
+    };
+    let cursor_href = |token: &str, at: usize| {
+        listing::Cursor::decode(token).ok().map(|c| {
+            let href = list_href(&query, |q| q.cursor = Some(c));
+            format!("{href}&at={at}")
+        })
+    };
+    let next_href = page.next.as_deref().and_then(|t| cursor_href(t, at + shown));
+    let prev_href = page
+        .prev
+        .as_deref()
+        .and_then(|t| cursor_href(t, at.saturating_sub(PAGE_SIZE).max(1)));
+    let first_href = (query.cursor.is_some() && page.prev.is_some()).then(|| list_href(&query, |q| q.cursor = None));
     let rows = page
         .rows
         .iter()
@@ -310,26 +512,64 @@ pub async fn list(
         .collect();
     let mut query_params = query.to_pairs();
     query_params.retain(|(k, _)| k != "cursor");
+    let sort_hidden = query_params
+        .iter()
+        .filter(|(k, _)| k != "sort" && k != "order")
+        .cloned()
+        .collect();
     let attr_params = query.attrs.iter().map(|f| f.to_param()).collect();
     let export_href = format!(
         "/contacts/export.csv?{}",
         serde_urlencoded::to_string(&query_params).unwrap_or_default()
     );
+    let active_filters = usize::from(!query.q.is_empty())
+        + query.statuses.len()
+        + query.labels.len()
+        + query.attrs.len()
+        + usize::from(query.quiet_days.is_some());
+    let clear_href = list_href(&query, |q| {
+        q.q.clear();
+        q.statuses.clear();
+        q.labels.clear();
+        q.attrs.clear();
+        q.quiet_days = None;
+        q.cursor = None;
+    });
+    let everyone_href = list_href(&query, |q| {
+        q.owner = Some(OwnerFilter::All);
+        q.cursor = None;
+    });
+    let all_statuses_href = list_href(&query, |q| {
+        q.statuses.clear();
+        q.cursor = None;
+    });
     let page_view = ListPage {
         layout: Layout::new(&user, &session, "Contacts", "contacts"),
         rows,
         counts,
-        total,
+        scope_total,
+        scope_name,
+        scopes,
+        all_statuses_href,
+        count_text,
+        all_label,
         q: query.q.clone(),
         statuses: query.statuses.clone(),
-        owner: query.owner.map(|o| o.as_param()).unwrap_or_default(),
+        owner: scope.as_param(),
         team,
         sort: query.sort.as_str(),
         order: query.order.as_str(),
         sort_links,
-        next_href: page.next.as_deref().and_then(cursor_href),
-        prev_href: page.prev.as_deref().and_then(cursor_href),
-        no_contacts: total == 0,
+        sort_options,
+        sort_hidden,
+        sort_caption,
+        first_href,
+        next_href,
+        prev_href,
+        active_filters,
+        clear_href,
+        everyone_href,
+        no_contacts: team_empty,
         all_labels,
         selected_labels: query.labels.clone(),
         definitions: extras.definitions,

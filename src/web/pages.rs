@@ -11,6 +11,10 @@ use chrono_tz::Tz;
 use super::auth::CurrentUser;
 
 const FLASH_KEY: &str = "flash";
+/// Beside the flash: `error` when it reports a refusal (shown as an alert).
+const FLASH_TONE_KEY: &str = "flash_tone";
+/// Beside the flash: the undo it offers, as (button label, POST action).
+const FLASH_UNDO_KEY: &str = "flash_undo";
 
 /// A form's per-field errors, as templates read them.
 #[derive(Debug, Default)]
@@ -47,6 +51,10 @@ pub struct Layout {
     pub role: &'static str,
     pub csrf_token: String,
     pub flash: Option<String>,
+    /// The flash is a refusal, not a confirmation.
+    pub flash_error: bool,
+    /// The undo the flash offers: (button label, POST action).
+    pub flash_undo: Option<(String, String)>,
     /// Which menu entry is current.
     pub section: &'static str,
     /// Unread incoming messages, shown on the Conversations menu entry.
@@ -57,12 +65,18 @@ impl Layout {
     /// The layout of a signed-in page; takes the pending flash message.
     pub fn new(user: &CurrentUser, session: &Session, title: impl Into<String>, section: &'static str) -> Self {
         let flash = take_flash(session);
+        let (flash_error, flash_undo) = match flash {
+            Some(_) => take_flash_extras(session),
+            None => (false, None),
+        };
         Self {
             title: title.into(),
             user_name: Some(user.actor.name.clone()),
             role: user.actor.role.as_str(),
             csrf_token: user.csrf_token.clone(),
             flash,
+            flash_error,
+            flash_undo,
             section,
             unread: user.unread,
         }
@@ -76,6 +90,8 @@ impl Layout {
             role: "",
             csrf_token,
             flash: None,
+            flash_error: false,
+            flash_undo: None,
             section: "",
             unread: 0,
         }
@@ -95,9 +111,31 @@ pub fn take_flash(session: &Session) -> Option<String> {
     }
 }
 
+/// The flash's tone and undo, taken with it.
+fn take_flash_extras(session: &Session) -> (bool, Option<(String, String)>) {
+    let error = matches!(session.get::<String>(FLASH_TONE_KEY), Ok(Some(t)) if t == "error");
+    let undo = session.get::<(String, String)>(FLASH_UNDO_KEY).ok().flatten();
+    session.remove(FLASH_TONE_KEY);
+    session.remove(FLASH_UNDO_KEY);
+    (error, undo)
+}
+
 /// Shows `message` once, on the next page.
 pub fn flash(session: &Session, message: &str) {
     let _ = session.insert(FLASH_KEY, message);
+}
+
+/// Shows a refusal once, on the next page, as an alert.
+pub fn flash_error(session: &Session, message: &str) {
+    let _ = session.insert(FLASH_KEY, message);
+    let _ = session.insert(FLASH_TONE_KEY, "error");
+}
+
+/// Shows `message` once with an undo button: `label` posts to `action`
+/// (a route that puts back what was just removed, with the page's CSRF token).
+pub fn flash_with_undo(session: &Session, message: &str, label: &str, action: &str) {
+    let _ = session.insert(FLASH_KEY, message);
+    let _ = session.insert(FLASH_UNDO_KEY, (label, action));
 }
 
 #[derive(Template)]

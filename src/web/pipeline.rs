@@ -27,6 +27,8 @@ pub struct Bar {
     pub x: i64,
     pub y: i64,
     pub width: i64,
+    /// Unqualified and Lost: drawn apart, as ways out of the pipeline.
+    pub exit: bool,
 }
 
 pub struct ConversionView {
@@ -57,8 +59,11 @@ pub struct StaleView {
 struct PipelinePage {
     layout: Layout,
     bars: Vec<Bar>,
-    /// The chart's height, and its text alternative.
+    /// The chart's size in its own units, where the exits start, and its
+    /// text alternative.
+    width: i64,
     height: i64,
+    exits_top: i64,
     summary: String,
     conversions: Vec<ConversionView>,
     times: Vec<TimeView>,
@@ -72,40 +77,59 @@ struct PipelinePage {
     score_message: String,
 }
 
-const BAR_AREA: i64 = 360;
-const BAR_LEFT: i64 = 150;
+// The chart's own units (its `viewBox`); the SVG scales to its container,
+// so these fix proportions, not pixels.
+const CHART_WIDTH: i64 = 480;
+const BAR_AREA: i64 = 280;
+const BAR_LEFT: i64 = 112;
 const BAR_HEIGHT: i64 = 28;
 const BAR_GAP: i64 = 10;
+/// Room above the exits for their heading and the rule that sets them apart.
+const EXITS_GAP: i64 = 34;
 
-/// The funnel: the stages in order, then the exits, each bar as wide as its
-/// share of the largest and centred, so the chart narrows like a funnel.
+/// The funnel: the stages in order, each bar as wide as its share of the
+/// largest stage and centred, so the chart narrows like a funnel; then, set
+/// apart under "Left the pipeline", the exits (Unqualified, Lost), drawn
+/// from the left on the same scale, since they are not a later stage.
 fn bars(counts: &[(LeadStatus, i64)]) -> Vec<Bar> {
-    let order = STAGES
-        .iter()
-        .copied()
-        .chain([LeadStatus::Unqualified, LeadStatus::Lost]);
     let count_of = |s: LeadStatus| counts.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n);
     let widest = counts.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-    order
+    let stages = STAGES.iter().map(|s| (*s, false));
+    let exits = [LeadStatus::Unqualified, LeadStatus::Lost]
+        .into_iter()
+        .map(|s| (s, true));
+    stages
+        .chain(exits)
         .enumerate()
-        .map(|(i, status)| {
+        .map(|(i, (status, exit))| {
             let count = count_of(status);
             let width = if count == 0 {
                 0
             } else {
                 (count * BAR_AREA / widest).max(2)
             };
+            let y = i as i64 * (BAR_HEIGHT + BAR_GAP) + if exit { EXITS_GAP } else { 0 };
             Bar {
                 name: status.name(),
                 slug: status.slug(),
                 count,
                 href: format!("/contacts?owner=all&status={}", status.id()),
-                x: BAR_LEFT + (BAR_AREA - width) / 2,
-                y: i as i64 * (BAR_HEIGHT + BAR_GAP),
+                x: if exit {
+                    BAR_LEFT
+                } else {
+                    BAR_LEFT + (BAR_AREA - width) / 2
+                },
+                y,
                 width,
+                exit,
             }
         })
         .collect()
+}
+
+/// Where the exits' heading sits: just above the first exit bar.
+fn exits_top(bars: &[Bar]) -> i64 {
+    bars.iter().find(|b| b.exit).map_or(0, |b| b.y - EXITS_GAP)
 }
 
 /// A duration as a lead reads it: `3 days 4 h`, `5 h 10 min`, `12 min`.
@@ -186,15 +210,20 @@ pub async fn page(
         })
         .await?;
     let bars = bars(&counts);
-    let summary = bars
-        .iter()
-        .map(|b| format!("{} {}", b.name, b.count))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = |exit: bool| {
+        bars.iter()
+            .filter(|b| b.exit == exit)
+            .map(|b| format!("{} {}", b.name, b.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let summary = format!("{}; left the pipeline: {}", list(false), list(true));
     let (conversions, times, stale) = views(&figures);
     let page = PipelinePage {
         layout: Layout::new(&user, &session, "Pipeline", "pipeline"),
-        height: bars.len() as i64 * (BAR_HEIGHT + BAR_GAP),
+        width: CHART_WIDTH,
+        height: bars.last().map_or(0, |b| b.y + BAR_HEIGHT + BAR_GAP),
+        exits_top: exits_top(&bars),
         bars,
         summary,
         conversions,
@@ -452,8 +481,11 @@ mod tests {
     fn the_funnel_narrows_and_centres_its_bars() {
         let b = bars(&[(LeadStatus::New, 100), (LeadStatus::Won, 25)]);
         assert_eq!(b.len(), 7);
-        assert_eq!((b[0].name, b[0].width, b[0].x), ("New", 360, 150));
-        assert_eq!((b[4].name, b[4].width, b[4].x), ("Won", 90, 150 + 135));
+        assert_eq!((b[0].name, b[0].width, b[0].x), ("New", 280, 112));
+        assert_eq!((b[4].name, b[4].width, b[4].x), ("Won", 70, 112 + 105));
         assert_eq!(b[1].width, 0, "an empty stage has no bar");
+        assert!(!b[4].exit && b[5].exit && b[6].exit, "Unqualified and Lost are exits");
+        assert_eq!((b[5].name, b[5].x), ("Unqualified", 112), "exits start at the left");
+        assert!(b[5].y - b[4].y > 38, "the exits are set apart from the stages");
     }
 }
