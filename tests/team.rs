@@ -1142,10 +1142,6 @@ async fn bad_bulk_input_is_a_clear_4xx_and_changes_nothing() {
             "status",
         ),
         (
-            vec![("action", "status"), ("value", "6")],
-            "choose at least one contact",
-        ),
-        (
             vec![
                 ("action", "assign"),
                 ("value", "999"),
@@ -1193,6 +1189,54 @@ async fn bad_bulk_input_is_a_clear_4xx_and_changes_nothing() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(live_count(&t.app), 1);
+}
+
+/// A bulk action sent with nothing ticked goes back to the same list, its
+/// filter kept, with a sentence saying why; nothing changes.
+#[actix_web::test]
+async fn an_empty_bulk_submit_keeps_the_filter_and_says_why() {
+    let t = team().await;
+    new_contact(&t, json!({"name": "Only One", "status": "Qualified"})).await;
+    let list = "/contacts?q=only&status=3&owner=all";
+    let (_, html) = t.lead.page(list).await;
+    let token = csrf_of(&html);
+    let before = fingerprint(&t.app);
+    let res = t
+        .lead
+        .post_raw(
+            "/contacts/bulk",
+            &[
+                ("csrf_token", token.as_str()),
+                ("q", "only"),
+                ("status", "3"),
+                ("owner", "all"),
+                ("action", "status"),
+                ("value.status", "6"),
+                ("scope", "selected"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = location(&res);
+    assert!(
+        back.starts_with("/contacts?") && back.contains("q=only") && back.contains("status=3") && back.contains("owner=all"),
+        "back to the same filter: {back}"
+    );
+    let (status, html) = t.lead.page(&back).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc = scraper::Html::parse_document(&html);
+    let notice = doc
+        .select(&scraper::Selector::parse(".flash.flash-error[role=alert]").unwrap())
+        .next()
+        .map(|e| e.text().collect::<String>())
+        .unwrap_or_default();
+    assert!(notice.contains("No contacts were ticked"), "{notice}");
+    let search = doc
+        .select(&scraper::Selector::parse("#q").unwrap())
+        .next()
+        .and_then(|e| e.value().attr("value").map(str::to_string));
+    assert_eq!(search.as_deref(), Some("only"), "the search is kept");
+    assert_eq!(fingerprint(&t.app), before, "nothing changed");
 }
 
 #[actix_web::test]

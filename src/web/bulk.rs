@@ -93,6 +93,15 @@ pub async fn run(
         url.extend_pairs(query.to_pairs());
         format!("/contacts?{}", url.finish())
     };
+    // Nothing ticked: back to the same list, filter kept, with the reason
+    // (a bare error page would lose the lead's filter and selection).
+    if field(&pairs, "all_matching") != "1" && !pairs.iter().any(|(k, _)| k == "ids") {
+        pages::flash_error(
+            &session,
+            "No contacts were ticked: tick the contacts to change, or choose \"Apply to all matching\".",
+        );
+        return Ok(pages::see_other(&back));
+    }
     let action = action_of(&pairs)?;
     let selection = selection_of(&pairs, &query)?;
     let actor = user.actor.clone();
