@@ -207,7 +207,7 @@ fn error_beside(html: &str, field: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Where the "already belongs to contact #N" notice links to.
+/// Where the "already belongs to <name>" notice links to.
 fn duplicate_link(html: &str) -> Option<String> {
     attr(html, ".duplicate a", "href")
 }
@@ -459,6 +459,14 @@ async fn an_invalid_email_is_refused_beside_its_field() {
         assert_eq!(field_value(&html, "name"), "Chong Wei", "typed name kept");
         assert_eq!(field_value(&html, "email"), email, "typed e-mail kept");
     }
+    // A host without a dot is no customer's mailbox.
+    let res = app.create_contact(&[("name", "Siti"), ("email", "siti@example")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = body(res).await;
+    assert_eq!(
+        error_beside(&html, "email"),
+        "E-mail needs a domain with a dot, such as siti@example.com."
+    );
     assert_eq!(app.contact_count(), 0);
 }
 
@@ -469,7 +477,7 @@ async fn an_invalid_phone_is_refused_beside_its_field() {
         let res = app.create_contact(&[("name", "Chong Wei"), ("phone", phone)]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{phone}");
         let html = body(res).await;
-        assert_eq!(error_beside(&html, "phone"), "Phone is not a valid phone number.");
+        assert_eq!(error_beside(&html, "phone"), "Phone is not a phone number we can read: write a mobile or landline number, e.g. 012-345 6789 or +60 12-345 6789.");
         assert_eq!(field_value(&html, "phone"), phone, "typed phone kept");
     }
     assert_eq!(app.contact_count(), 0);
@@ -486,7 +494,12 @@ async fn a_duplicate_email_in_any_case_is_refused_with_a_link_to_the_existing_co
         assert_eq!(res.status(), StatusCode::CONFLICT, "{email}");
         let html = body(res).await;
         assert_eq!(duplicate_link(&html), Some(format!("/contacts/{first}")), "{email}");
-        assert!(error_beside(&html, "email").contains("already belongs to another contact"));
+        assert_eq!(error_beside(&html, "email"), "E-mail already belongs to Wei Ming.");
+        assert_eq!(
+            first_text(&html, ".duplicate a").as_deref(),
+            Some("Wei Ming"),
+            "the refusal names the person"
+        );
         assert_eq!(field_value(&html, "name"), "Wei Ming Tan", "typed name kept");
     }
     assert_eq!(app.contact_count(), 1);
@@ -503,7 +516,14 @@ async fn a_duplicate_phone_in_another_format_is_refused_with_a_link_to_the_exist
         assert_eq!(res.status(), StatusCode::CONFLICT, "{phone}");
         let html = body(res).await;
         assert_eq!(duplicate_link(&html), Some(format!("/contacts/{first}")), "{phone}");
-        assert!(error_beside(&html, "phone").contains("already belongs to another contact"));
+        assert_eq!(error_beside(&html, "phone"), "Phone already belongs to Siti.");
+        let refusal = first_text(&html, ".duplicate").unwrap_or_default();
+        assert!(refusal.starts_with("This phone already belongs to Siti."), "{refusal}");
+        assert_eq!(
+            attr(&html, "#f-phone", "autofocus").as_deref(),
+            Some(""),
+            "the invalid field takes the focus"
+        );
         assert_eq!(field_value(&html, "phone"), phone, "typed phone kept");
     }
     assert_eq!(app.contact_count(), 1);

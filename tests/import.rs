@@ -513,7 +513,7 @@ fn a_bad_row_rejects_only_itself() {
         (4, &["has 7 cells where the header has 6"]),
         (5, &["not UTF-8"]),
         (6, &["email is not a valid address"]),
-        (7, &["phone_number is not a valid phone number"]),
+        (7, &["phone_number is not a phone number we can read"]),
         (8, &["\"Closed\" is not a status"]),
         (
             9,
@@ -529,8 +529,8 @@ fn a_bad_row_rejects_only_itself() {
                 &format!("#{} (Old Two)", two.id),
             ],
         ),
-        (15, &["phone_number is not a valid phone number"]),
-        (16, &["phone_number is not a valid phone number"]),
+        (15, &["phone_number is not a phone number we can read"]),
+        (16, &["phone_number is not a phone number we can read"]),
     ];
     assert_eq!(
         rejected.iter().map(|(l, _)| *l).collect::<Vec<_>>(),

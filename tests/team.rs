@@ -1219,7 +1219,10 @@ async fn an_empty_bulk_submit_keeps_the_filter_and_says_why() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let back = location(&res);
     assert!(
-        back.starts_with("/contacts?") && back.contains("q=only") && back.contains("status=3") && back.contains("owner=all"),
+        back.starts_with("/contacts?")
+            && back.contains("q=only")
+            && back.contains("status=3")
+            && back.contains("owner=all"),
         "back to the same filter: {back}"
     );
     let (status, html) = t.lead.page(&back).await;

@@ -198,6 +198,8 @@ impl Value {
         match self {
             Self::Boolean(true) => "Yes".into(),
             Self::Boolean(false) => "No".into(),
+            // The pages' date format (`8 Dec 2026`), which the forms read back.
+            Self::Date(d) => d.format("%-d %b %Y").to_string(),
             other => other.text(),
         }
     }
@@ -231,11 +233,9 @@ impl Definition {
                 .filter(|n| n.is_finite() && !text.contains(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E'))
                 .map(Value::Number)
                 .ok_or_else(|| "must be a number, such as 5000 or 12.5".into()),
-            Kind::Date => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .filter(|_| text.len() == 10)
+            Kind::Date => parse_day(text)
                 .map(Value::Date)
-                .ok_or_else(|| "must be a date written YYYY-MM-DD, such as 2026-12-31".into()),
+                .ok_or_else(|| "must be a date such as 31 Dec 2026 (or 2026-12-31)".into()),
             Kind::Link => {
                 check_plain(text)?;
                 let ok = text.len() <= MAX_LINK
@@ -987,6 +987,18 @@ impl AttrFilter {
     }
 }
 
+/// A day as the pages write it (`8 Dec 2026`, `8 December 2026`) or as
+/// files and the API do (`2026-12-08`).
+pub fn parse_day(text: &str) -> Option<NaiveDate> {
+    let text = text.trim();
+    if text.len() == 10 && text.as_bytes().get(4) == Some(&b'-') {
+        return NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+    }
+    ["%d %b %Y", "%d %B %Y"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(text, f).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1012,6 +1024,10 @@ mod tests {
         assert!(def(Kind::Date, &[]).parse_text("2026-02-30").is_err());
         assert!(def(Kind::Date, &[]).parse_text("2026-2-3").is_err());
         assert!(def(Kind::Date, &[]).parse_text("2026-12-31").is_ok());
+        let team_format = def(Kind::Date, &[]).parse_text("8 Dec 2026").unwrap();
+        assert_eq!(team_format, Value::Date(NaiveDate::from_ymd_opt(2026, 12, 8).unwrap()));
+        assert!(def(Kind::Date, &[]).parse_text("8 December 2026").is_ok());
+        assert!(def(Kind::Date, &[]).parse_text("31 Feb 2026").is_err());
         assert!(def(Kind::Link, &[]).parse_text("javascript:alert(1)").is_err());
         assert!(def(Kind::Link, &[]).parse_text("https://example.com/x").is_ok());
         assert_eq!(def(Kind::Boolean, &[]).parse_text("Yes"), Ok(Value::Boolean(true)));

@@ -57,6 +57,12 @@ impl Email {
         if !email.validate_email() {
             return Err("is not a valid address".into());
         }
+        // The validator accepts a bare host (`siti@example`), which no
+        // customer's mailbox has: the domain needs a dot, not at either end.
+        let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+        if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+            return Err("needs a domain with a dot, such as siti@example.com".into());
+        }
         Ok(Self(email))
     }
 
@@ -64,6 +70,10 @@ impl Email {
         self.0
     }
 }
+
+/// What a refused phone number is told: the format expected, by example.
+pub const PHONE_EXPECTED: &str =
+    "is not a phone number we can read: write a mobile or landline number, e.g. 012-345 6789 or +60 12-345 6789";
 
 /// A phone number in E.164 (`+60123456789`). Numbers written without `+`
 /// are read in the configured default country.
@@ -74,7 +84,7 @@ impl Phone {
     pub fn parse(input: &str, default_country: CountryId) -> Result<Self, String> {
         let text = input.trim();
         if text.chars().count() > 40 {
-            return Err("is not a valid phone number".into());
+            return Err(PHONE_EXPECTED.into());
         }
         // Written with its `+`, a number carries its country; without, it is
         // read in the default country first and then, since exports often
@@ -117,7 +127,7 @@ impl Phone {
         Err(if too_long {
             "is too long for a phone number (at most 15 digits with the country code)".into()
         } else {
-            "is not a valid phone number".into()
+            PHONE_EXPECTED.into()
         })
     }
 
@@ -183,6 +193,10 @@ mod tests {
         assert_eq!(e.into_inner(), "weiming.tan@example.com");
         assert!(Email::parse("not-an-email").is_err());
         assert!(Email::parse("chong@@example").is_err());
+        assert!(Email::parse("siti@example").unwrap_err().contains("dot"));
+        assert!(Email::parse("siti@example.").is_err());
+        assert!(Email::parse("siti@.example").is_err());
+        assert!(Email::parse("siti@example.com.my").is_ok());
     }
 
     #[test]

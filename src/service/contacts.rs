@@ -346,6 +346,18 @@ pub fn get(conn: &mut AnyConnection, id: i32) -> Result<Contact, AppError> {
         .ok_or_else(|| AppError::not_found(&format!("Contact #{id}")))
 }
 
+/// Who holds an e-mail, phone or identifier that another contact asked
+/// for: the name, and whether that contact is in the trash (a refusal names
+/// the person, not an ID).
+pub fn holder(conn: &mut AnyConnection, id: i32) -> Result<Option<(String, bool)>, AppError> {
+    let row: Option<(String, Option<chrono::NaiveDateTime>)> = contacts::table
+        .find(id)
+        .select((contacts::name, contacts::deleted_at))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(name, deleted)| (name, deleted.is_some())))
+}
+
 /// A contact with its owner's name and status history, newest first.
 pub fn details(conn: &mut AnyConnection, id: i32) -> Result<ContactDetails, AppError> {
     let contact = get(conn, id)?;

@@ -582,6 +582,14 @@ pub async fn list(
     Ok(pages::render(&page_view))
 }
 
+/// The contact that already holds a value the form asked for.
+pub struct DuplicateView {
+    pub field: String,
+    pub id: i32,
+    pub name: String,
+    pub trashed: bool,
+}
+
 #[derive(Template)]
 #[template(path = "contacts/form.html")]
 struct FormPage {
@@ -592,7 +600,7 @@ struct FormPage {
     values: ContactInput,
     errors: pages::FormErrors,
     /// The field and contact that already hold a submitted email or phone.
-    duplicate: Option<(String, i32)>,
+    duplicate: Option<DuplicateView>,
     /// Where a lead or admin editing a contact can merge the holder into it.
     merge_href: Option<String>,
     team: Vec<UserSummary>,
@@ -605,6 +613,12 @@ impl FormPage {
     /// The typed or stored text of a custom attribute.
     fn custom_value(&self, key: &str) -> &str {
         self.values.custom.get(key).map_or("", String::as_str)
+    }
+    /// A date value in the team's format (`8 Dec 2026`); what the user
+    /// typed, as typed, when it is not a date.
+    fn custom_date(&self, key: &str) -> String {
+        let text = self.custom_value(key);
+        attributes::parse_day(text).map_or_else(|| text.to_string(), |d| d.format("%-d %b %Y").to_string())
     }
     fn custom_is(&self, key: &str, option: &str) -> bool {
         self.custom_value(key).eq_ignore_ascii_case(option)
@@ -669,9 +683,22 @@ async fn form_with_errors(
     let (errors, duplicate, status) = match error {
         AppError::Validation { fields, .. } => (fields, None, StatusCode::UNPROCESSABLE_ENTITY),
         AppError::Duplicate { field, existing_id } => {
+            let holder = state.db(move |c| contacts::holder(c, existing_id)).await?;
+            let (name, trashed) = holder.unwrap_or_else(|| (format!("contact #{existing_id}"), false));
             let mut fields = FieldErrors::new();
-            fields.insert(field.into(), vec!["already belongs to another contact".into()]);
-            (fields, Some((field.to_string(), existing_id)), StatusCode::CONFLICT)
+            let whose = if trashed {
+                format!("already belongs to {name}, who is in the trash")
+            } else {
+                format!("already belongs to {name}")
+            };
+            fields.insert(field.into(), vec![whose]);
+            let held = DuplicateView {
+                field: field.replace('_', " "),
+                id: existing_id,
+                name,
+                trashed,
+            };
+            (fields, Some(held), StatusCode::CONFLICT)
         }
         other => return Err(other),
     };
@@ -696,8 +723,8 @@ async fn form_with_errors(
         values,
         errors: pages::FormErrors(errors),
         merge_href: match (editing, &duplicate) {
-            (Some(id), Some((_, holder))) if user.actor.role.can_delete() => {
-                Some(format!("/contacts/{id}/merge?other={holder}"))
+            (Some(id), Some(held)) if user.actor.role.can_delete() && !held.trashed => {
+                Some(format!("/contacts/{id}/merge?other={}", held.id))
             }
             _ => None,
         },
@@ -953,7 +980,7 @@ pub async fn show(
         follow_up_value: details
             .contact
             .follow_up_at
-            .map(|t| t.and_utc().with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string())
+            .map(|t| local_time(t, tz))
             .unwrap_or_default(),
         score,
     };

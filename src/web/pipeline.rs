@@ -424,10 +424,21 @@ pub fn parse_follow_up(text: &str, tz: Tz) -> Result<Option<NaiveDateTime>, AppE
     if text.is_empty() {
         return Ok(None);
     }
-    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+    // The pages' own format first (`8 Dec 2026, 14:30`, as the page shows
+    // it), with or without its comma; a day alone means 09:00, the start of
+    // a working day; then the ISO forms integrations send.
+    let spoken = text.replace(',', " ");
+    let spoken = spoken.split_whitespace().collect::<Vec<_>>().join(" ");
+    let local = ["%d %b %Y %H:%M", "%d %B %Y %H:%M"]
         .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .ok_or_else(|| AppError::field("at", "is not a date and time (e.g. 2026-12-03T09:30)"))?;
+        .find_map(|f| NaiveDateTime::parse_from_str(&spoken, f).ok())
+        .or_else(|| crate::service::attributes::parse_day(&spoken).and_then(|d| d.and_hms_opt(9, 0, 0)))
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        })
+        .ok_or_else(|| AppError::field("at", "is not a date and time such as 8 Dec 2026, 14:30"))?;
     let at = tz
         .from_local_datetime(&local)
         .earliest()
@@ -475,6 +486,10 @@ mod tests {
         assert_eq!(at.to_string(), "2026-12-03 01:30:00");
         assert_eq!(parse_follow_up("  ", kl).unwrap(), None);
         assert!(parse_follow_up("tomorrow", kl).is_err());
+        let spoken = parse_follow_up("3 Dec 2026, 09:30", kl).unwrap().unwrap();
+        assert_eq!(spoken.to_string(), "2026-12-03 01:30:00", "the pages' own format");
+        let day = parse_follow_up("3 Dec 2026", kl).unwrap().unwrap();
+        assert_eq!(day.to_string(), "2026-12-03 01:00:00", "a day alone is 09:00 there");
     }
 
     #[test]
