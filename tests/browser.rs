@@ -16,203 +16,28 @@
 //! Screenshots land in `test-artifacts/`; the funnel's is also kept in
 //! `docs/screenshots/` (written when missing or with `UPDATE_SCREENSHOTS=1`).
 //!
+//! The WebDriver plumbing and helpers are in `tests/common/browser.rs`,
+//! shared with the page tour (`tests/pages.rs`).
+//!
 //! Needs Debian's `chromium` and `chromium-driver`; run it with
 //! `cargo test --features browser-tests --test browser` (`.ci/run` does).
 //! It fails, never skips, when the browser cannot start.
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::browser::*;
 use common::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use leadbook::service::users::Role;
-
-/// chromedriver on a free port, stopped when dropped.
-struct Driver {
-    child: Child,
-    port: u16,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_driver() -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-    let child = Command::new(&binary)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {binary} (apt-get install chromium chromium-driver): {e}"));
-    Driver {
-        child,
-        port,
-        _profile: tempfile::tempdir().unwrap(),
-    }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let profile = format!("--user-data-dir={}", driver._profile.path().display());
-    let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--window-size=1280,900", profile]
-        }
-    });
-    let caps = caps.as_object().unwrap().clone();
-    // chromedriver needs a moment after it starts.
-    let mut last_error = String::new();
-    for _ in 0..50 {
-        match ClientBuilder::rustls()
-            .expect("rustls connector")
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-        {
-            Ok(client) => return client,
-            Err(e) => last_error = e.to_string(),
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("could not open a Chromium session: {last_error}");
-}
-
-fn artifacts() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Retries `act` on the element `css` until it succeeds or 10 s pass: right
-/// after a click that submits a form, the old page's elements go stale
-/// while the new page loads.
-async fn on_element<T, F, Fut>(c: &Client, css: &str, act: F) -> T
-where
-    F: Fn(fantoccini::elements::Element) -> Fut,
-    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt = match c.find(Locator::Css(css)).await {
-            Ok(element) => act(element).await,
-            Err(e) => Err(e),
-        };
-        match attempt {
-            Ok(value) => return value,
-            Err(e) if std::time::Instant::now() > deadline => panic!("{css}: {e}"),
-            Err(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-}
-
-async fn fill(c: &Client, css: &str, text: &str) {
-    on_element(c, css, |field| async move {
-        field.clear().await?;
-        field.send_keys(text).await
-    })
-    .await
-}
-
-async fn click(c: &Client, css: &str) {
-    on_element(c, css, |e| async move { e.click().await }).await
-}
-
-async fn text_of(c: &Client, css: &str) -> String {
-    on_element(c, css, |e| async move { e.text().await }).await
-}
-
-/// Waits until the page's flash message reads `expected` (the page after a
-/// form is sent may still be loading).
-async fn expect_flash(c: &Client, expected: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let shown = match c.find(Locator::Css(".flash")).await {
-            Ok(e) => e.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if shown == expected {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "flash {shown:?}, expected {expected:?}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until the browser is on `expected` (a path).
-async fn expect_path(c: &Client, expected: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let path = path_of(c).await;
-        if path == expected {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "on {path}, expected {expected}");
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The path of the page the browser is on.
-async fn path_of(c: &Client) -> String {
-    c.current_url().await.unwrap().path().to_string()
-}
-
-/// Signs in through the login form and lands on the contacts list.
-async fn sign_in(c: &Client, app: &TestApp, email: &str) {
-    c.goto(&app.url("/login")).await.unwrap();
-    fill(c, "#f-email", email).await;
-    fill(c, "#f-password", PASSWORD).await;
-    click(c, "form[action='/login'] button[type=submit]").await;
-    expect_path(c, "/contacts").await;
-}
-
-/// Signs out with the header's button.
-async fn sign_out(c: &Client) {
-    click(c, "form[action='/logout'] button").await;
-    expect_path(c, "/login").await;
-}
-
-/// Creates a contact through the new-contact form; returns its page's path.
-async fn add_contact(c: &Client, app: &TestApp, name: &str, phone: &str) -> String {
-    c.goto(&app.url("/contacts/new")).await.unwrap();
-    fill(c, "#f-name", name).await;
-    fill(c, "#f-phone", phone).await;
-    click(c, "form[action='/contacts'] button[type=submit]").await;
-    expect_flash(c, "Contact created").await;
-    let path = path_of(c).await;
-    assert!(path.starts_with("/contacts/"), "{name} has its own page, not {path}");
-    path
-}
-
-/// The texts of every element `css` matches.
-async fn texts_of(c: &Client, css: &str) -> Vec<String> {
-    let mut texts = Vec::new();
-    for element in c.find_all(Locator::Css(css)).await.unwrap() {
-        texts.push(element.text().await.unwrap());
-    }
-    texts
-}
 
 #[actix_web::test]
 async fn setup_sign_in_add_find_and_move_a_contact() {
     let app = spawn_app().await;
     let driver = start_driver();
-    let c = browser(&driver).await;
+    let c = browser(&driver, LAPTOP, JavaScript::On).await;
 
     // First run: the app asks for the first admin.
     c.goto(&app.url("/")).await.unwrap();
@@ -278,7 +103,7 @@ async fn custom_attribute_label_and_call_narrow_the_list() {
     app.add_user("ada@example.com", "Ada Admin", Role::Admin);
     app.add_user("alex@example.com", "Alex Agent", Role::Agent);
     let driver = start_driver();
-    let c = browser(&driver).await;
+    let c = browser(&driver, LAPTOP, JavaScript::On).await;
 
     // The admin defines a list attribute `plan`…
     sign_in(&c, &app, "ada@example.com").await;
@@ -440,7 +265,7 @@ async fn an_agent_answers_an_incoming_whatsapp_message() {
     let window = format!("/conversations/{conversation}");
 
     let driver = start_driver();
-    let c = browser(&driver).await;
+    let c = browser(&driver, LAPTOP, JavaScript::On).await;
 
     // The agent signs in; the menu shows one unread message.
     sign_in(&c, &app, "alex@example.com").await;
@@ -526,13 +351,6 @@ async fn an_agent_answers_an_incoming_whatsapp_message() {
     c.close().await.unwrap();
 }
 
-/// Like `texts_of`, but waits (up to 10 s) until `css` matches something:
-/// right after a click the new page may still be loading.
-async fn texts_of_when_loaded(c: &Client, css: &str) -> Vec<String> {
-    on_element(c, css, |e| async move { e.text().await }).await;
-    texts_of(c, css).await
-}
-
 #[actix_web::test]
 async fn a_lead_merges_a_duplicate_and_undoes_it_from_the_merge_log() {
     let app = spawn_app().await;
@@ -572,7 +390,7 @@ async fn a_lead_merges_a_duplicate_and_undoes_it_from_the_merge_log() {
     let b = incoming["contact_id"].as_i64().expect("B's id");
 
     let driver = start_driver();
-    let c = browser(&driver).await;
+    let c = browser(&driver, LAPTOP, JavaScript::On).await;
     sign_in(&c, &app, "lee@example.com").await;
 
     // Open A, Merge, find B.
@@ -623,16 +441,6 @@ async fn a_lead_merges_a_duplicate_and_undoes_it_from_the_merge_log() {
     c.close().await.unwrap();
 }
 
-/// The value of attribute `name` on the element `css`, once it is there.
-async fn attr_of(c: &Client, css: &str, name: &str) -> Option<String> {
-    let name = name.to_string();
-    on_element(c, css, |e| {
-        let name = name.clone();
-        async move { e.attr(&name).await }
-    })
-    .await
-}
-
 #[actix_web::test]
 async fn a_lead_imports_a_file_commits_it_and_downloads_the_rejected_rows() {
     let app = spawn_app().await;
@@ -667,7 +475,7 @@ async fn a_lead_imports_a_file_commits_it_and_downloads_the_rejected_rows() {
     std::fs::write(&file, csv).unwrap();
 
     let driver = start_driver();
-    let c = browser(&driver).await;
+    let c = browser(&driver, LAPTOP, JavaScript::On).await;
     sign_in(&c, &app, "lee@example.com").await;
 
     // From the contacts list to the upload form; choose the file and send it.
@@ -841,7 +649,7 @@ async fn a_lead_spreads_every_won_contact_over_two_agents_and_reads_the_workload
     });
 
     let driver = start_driver();
-    let c = browser(&driver).await;
+    let c = browser(&driver, LAPTOP, JavaScript::On).await;
     sign_in(&c, &app, "lee@example.com").await;
     // Filter Won from the counts bar.
     click(&c, "nav.status-counts a.status-won").await;
@@ -896,35 +704,6 @@ async fn a_lead_spreads_every_won_contact_over_two_agents_and_reads_the_workload
     c.close().await.unwrap();
 }
 
-/// What chromedriver's accessibility tree says of an element: its computed
-/// role and accessible name (WebDriver's `computedrole` and `computedlabel`,
-/// which fantoccini has no call for).
-async fn accessibility_of(c: &Client, driver: &Driver, element: &fantoccini::elements::Element) -> (String, String) {
-    let session = c.session_id().await.unwrap().expect("a WebDriver session");
-    let base = format!(
-        "http://127.0.0.1:{}/session/{session}/element/{}",
-        driver.port,
-        element.element_id()
-    );
-    let mut answers = Vec::new();
-    for what in ["computedrole", "computedlabel"] {
-        let answer: serde_json::Value = reqwest::get(format!("{base}/{what}"))
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"))
-            .json()
-            .await
-            .unwrap();
-        answers.push(
-            answer["value"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{what}: {answer}"))
-                .to_string(),
-        );
-    }
-    let label = answers.pop().unwrap();
-    (answers.pop().unwrap(), label)
-}
-
 #[actix_web::test]
 async fn the_pipeline_funnel_is_drawn_accessibly_and_links_each_bar_to_its_list() {
     let app = spawn_app().await;
@@ -961,7 +740,7 @@ async fn the_pipeline_funnel_is_drawn_accessibly_and_links_each_bar_to_its_list(
     }
 
     let driver = start_driver();
-    let c = browser(&driver).await;
+    let c = browser(&driver, LAPTOP, JavaScript::On).await;
     sign_in(&c, &app, "lee@example.com").await;
 
     // The funnel's counts are live; the lead still computes the period

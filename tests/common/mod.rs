@@ -3,6 +3,8 @@
 //! `TEST_DATABASE_URL` names a server) and gives a cookie-keeping client.
 #![allow(dead_code)]
 
+#[cfg(feature = "browser-tests")]
+pub mod browser;
 pub mod snap;
 
 use diesel::connection::SimpleConnection;
