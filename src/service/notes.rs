@@ -194,12 +194,69 @@ pub fn update(conn: &mut AnyConnection, actor: &Actor, id: i32, kind: &str, body
     })
 }
 
-/// Deletes a note: its author, a lead or an admin. Returns its contact.
-pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<i32, AppError> {
+/// A deleted note, whole: what its undo writes back.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeletedNote {
+    pub id: i32,
+    pub contact_id: i32,
+    pub author_id: Option<i32>,
+    pub kind: String,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Deletes a note: its author, a lead or an admin. Returns it whole, so the
+/// page can offer to undo.
+pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: i32) -> Result<DeletedNote, AppError> {
     write_transaction(conn, |conn| {
         let note = get(conn, id)?;
         actor.require(note.editable_by(actor), "delete another person's note")?;
         diesel::delete(notes::table.find(id)).execute(conn)?;
+        Ok(DeletedNote {
+            id: note.id,
+            contact_id: note.contact_id,
+            author_id: note.author_id,
+            kind: note.kind,
+            body: note.body,
+            created_at: note.created_at,
+            updated_at: note.updated_at,
+        })
+    })
+}
+
+/// Undoes [`delete`]: writes the note back as it was, same ID, author and
+/// times. Only who could delete it may, and only while its contact is live
+/// (not merged away or in the trash).
+pub fn restore(conn: &mut AnyConnection, actor: &Actor, note: &DeletedNote) -> Result<i32, AppError> {
+    actor.require(
+        note.author_id == Some(actor.id) || actor.role.can_assign(),
+        "restore another person's note",
+    )?;
+    write_transaction(conn, |conn| {
+        let live: Option<i32> = contacts::table
+            .find(note.contact_id)
+            .filter(contacts::deleted_at.is_null())
+            .select(contacts::id)
+            .first(conn)
+            .optional()?;
+        if live.is_none() {
+            return Err(AppError::not_found("The note's contact"));
+        }
+        let exists: Option<i32> = notes::table.find(note.id).select(notes::id).first(conn).optional()?;
+        if exists.is_none() {
+            diesel::insert_into(notes::table)
+                .values((
+                    notes::id.eq(note.id),
+                    notes::contact_id.eq(note.contact_id),
+                    notes::author_id.eq(note.author_id),
+                    notes::kind.eq(&note.kind),
+                    notes::body.eq(&note.body),
+                    notes::created_at.eq(note.created_at),
+                    notes::updated_at.eq(note.updated_at),
+                ))
+                .execute(conn)?;
+        }
         Ok(note.contact_id)
     })
 }

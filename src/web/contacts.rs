@@ -1134,6 +1134,12 @@ pub async fn delete(
     let id = path.into_inner();
     let actor = user.actor.clone();
     state.db(move |c| contacts::delete(c, &actor, id)).await?;
-    pages::flash(&session, "Contact deleted");
+    // The contact waits in the trash: the notice offers to put it back.
+    pages::flash_with_undo(
+        &session,
+        "Contact deleted (moved to the trash)",
+        "Undo",
+        &format!("/trash/{id}/restore"),
+    );
     Ok(pages::see_other("/contacts"))
 }

@@ -123,6 +123,8 @@ page_routes! {
     post "/merges/{id}/undo" => merges::undo, Lead;
     post "/contacts/{id}/labels" => notes::set_labels, SignedIn;
     post "/contacts/{id}/notes" => notes::add, SignedIn;
+    // Before `/notes/{id}`, which would read "undo" as an ID.
+    post "/notes/undo" => notes::undo_delete, SignedIn;
     post "/notes/{id}" => notes::update, NoteAuthor;
     get "/notes/{id}/edit" => notes::edit_form, NoteAuthor;
     post "/notes/{id}/delete" => notes::delete, NoteAuthor;

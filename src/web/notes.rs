@@ -121,8 +121,33 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let actor = user.actor.clone();
-    let contact_id = state.db(move |c| notes::delete(c, &actor, id)).await?;
-    pages::flash(&session, "Note deleted");
+    let deleted = state.db(move |c| notes::delete(c, &actor, id)).await?;
+    let contact_id = deleted.contact_id;
+    // The note is kept whole in this user's session (stored server-side,
+    // never in the cookie), so the notice can offer to put it back.
+    let _ = session.insert(UNDO_NOTE_KEY, &deleted);
+    pages::flash_with_undo(&session, "Note deleted", "Undo", "/notes/undo");
+    Ok(pages::see_other(&format!("/contacts/{contact_id}#notes")))
+}
+
+/// Where the last deleted note waits for its undo.
+const UNDO_NOTE_KEY: &str = "undo_note";
+
+/// `POST /notes/undo`: writes back the note this user deleted last.
+pub async fn undo_delete(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    session: Session,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let Some(deleted) = session.get::<notes::DeletedNote>(UNDO_NOTE_KEY).ok().flatten() else {
+        pages::flash_error(&session, "There is no deleted note to put back.");
+        return Ok(pages::see_other("/contacts"));
+    };
+    let actor = user.actor.clone();
+    let contact_id = state.db(move |c| notes::restore(c, &actor, &deleted)).await?;
+    session.remove(UNDO_NOTE_KEY);
+    pages::flash(&session, "Note restored");
     Ok(pages::see_other(&format!("/contacts/{contact_id}#notes")))
 }
 
