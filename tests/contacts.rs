@@ -1061,12 +1061,94 @@ async fn a_lead_deletes_a_contact_from_its_confirmation_page() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/contacts");
     let list = list_page(&lead, "/contacts").await;
-    assert_eq!(flash(&list).as_deref(), Some("Contact deleted"));
+    assert_eq!(flash(&list).as_deref(), Some("Contact deleted (moved to the trash)"));
+    let undo = format!("/trash/{gone}/restore");
+    assert_eq!(
+        attr(&list, ".flash form.undo", "action").as_deref(),
+        Some(undo.as_str()),
+        "the notice offers the undo"
+    );
+    assert_eq!(first_text(&list, ".flash form.undo button").as_deref(), Some("Undo"));
     assert_eq!(listed_ids(&list), [keep]);
     assert_eq!([status_count(&list, "All"), status_count(&list, "Qualified")], [1, 0]);
     assert_eq!(lead.page(&show).await.0, StatusCode::NOT_FOUND);
     assert!(stored(&app, gone).is_none(), "no page or service finds it");
     assert_eq!(history_len(&app, gone), 1, "its history waits in the trash with it");
+
+    // Undo: the contact is back, with its status and history.
+    let res = lead.submit("/contacts", &undo, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), show);
+    let (status, html) = lead.page(&show).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(flash(&html).as_deref(), Some("Lim Gone restored from the trash"));
+    assert_eq!(stored(&app, gone).unwrap().status_id, 3);
+    let list = list_page(&lead, "/contacts").await;
+    assert_eq!([status_count(&list, "All"), status_count(&list, "Qualified")], [2, 1]);
+}
+
+/// Deleting a note offers an undo that writes it back as it was; only once.
+#[actix_web::test]
+async fn a_deleted_note_comes_back_with_undo() {
+    let app = app_as_admin().await;
+    let (_, agent) = member(&app, "alex@example.com", "Alex Agent", Role::Agent).await;
+    let id = agent.contact_id(&[("name", "Nora Note")]).await;
+    let show = format!("/contacts/{id}");
+    let res = agent
+        .submit(
+            &show,
+            &format!("{show}/notes"),
+            &[("kind", "call"), ("body", "Asked for <b>gold</b>")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = agent.page(&show).await;
+    let note_id: i32 = attr(&html, "li.note", "id")
+        .unwrap()
+        .trim_start_matches("note-")
+        .parse()
+        .unwrap();
+    let before = first_text(&html, "li.note").unwrap();
+
+    let res = agent.submit(&show, &format!("/notes/{note_id}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = agent.page(&show).await;
+    assert_eq!(flash(&html).as_deref(), Some("Note deleted"));
+    assert_eq!(
+        attr(&html, ".flash form.undo", "action").as_deref(),
+        Some("/notes/undo")
+    );
+    assert!(first_text(&html, "li.note").is_none(), "the note is gone");
+
+    // Another user's session has nothing to undo.
+    let lead = app.login_as("admin@example.com").await;
+    let res = lead.submit("/contacts", "/notes/undo", &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, list) = lead.page(&location(&res)).await;
+    assert!(flash(&list).unwrap_or_default().contains("no deleted note"));
+
+    let res = agent.submit(&show, "/notes/undo", &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("{show}#notes"));
+    let (_, html) = agent.page(&show).await;
+    assert_eq!(flash(&html).as_deref(), Some("Note restored"));
+    assert_eq!(
+        attr(&html, "li.note", "id"),
+        Some(format!("note-{note_id}")),
+        "same note, same ID"
+    );
+    assert_eq!(
+        first_text(&html, "li.note").unwrap(),
+        before,
+        "same kind, author, time and text"
+    );
+    assert!(!html.contains("<b>gold</b>") && html.contains("gold"), "still escaped");
+
+    // A second undo has nothing left to restore and writes nothing.
+    let res = agent.submit(&show, "/notes/undo", &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = agent.page(&show).await;
+    assert_eq!(html.matches("class=\"note ").count(), 1, "one note, not two");
 }
 
 // ==================================================================== list
