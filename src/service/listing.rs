@@ -6,7 +6,7 @@ use base64::Engine;
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double, Integer, Nullable, Text};
+use diesel::sql_types::{Bool, Double, Integer, Text};
 
 use super::attributes::{self, AttrFilter, Condition};
 use super::contacts::Contact;
@@ -741,67 +741,174 @@ fn filtered(conn: &AnyConnection, query: &ContactQuery, resolved: &Resolved, me:
             ),
         );
     }
-    let text = query.q.trim();
-    if text.is_empty() {
+    let words = search_words(&query.q, calling_code);
+    if words.is_empty() {
         return q;
     }
-    let phone = phone_digits(text, calling_code);
-    // SQLite: the FTS5 trigram index (`contacts_search`) finds substrings of
-    // three characters or more without a scan, ignoring case in any script.
-    if matches!(conn, AnyConnection::Sqlite(_)) && text.chars().count() >= 3 {
-        let mut terms = vec![text];
-        if let Some((digits, international)) = &phone {
-            terms.extend([digits.as_str(), international.as_str()]);
-        }
-        return q.filter(
-            sql::<Bool>("contacts.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ")
-                .bind::<Text, _>(fts_query(&terms))
-                .sql(")"),
-        );
-    }
-    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
     if sqlite {
-        // One- and two-character searches, which FTS5's trigrams cannot
-        // serve: LIKE on the text (SQLite's LIKE ignores ASCII case).
-        let email = contacts::email.assume_not_null();
-        let identifier = contacts::identifier.assume_not_null();
-        let phone_column = contacts::phone.assume_not_null();
-        let by_text = contacts::name
-            .like(pattern.clone())
-            .escape('\\')
-            .or(email.like(pattern.clone()).escape('\\'))
-            .or(identifier.like(pattern).escape('\\'));
-        return match phone {
-            Some((digits, international)) => q.filter(
-                by_text
-                    .or(phone_column.like(format!("%{digits}%")))
-                    .or(phone_column.like(format!("%{international}%"))),
-            ),
-            None => q.filter(by_text),
-        };
+        // The FTS5 trigram index (`contacts_search`) finds substrings of three
+        // characters or more without a scan, ignoring case in any script: the
+        // long words go to it as one query, every word's phrase ANDed.
+        let long: Vec<&Word> = words.iter().filter(|w| w.text.chars().count() >= 3).collect();
+        if !long.is_empty() {
+            q = q.filter(
+                sql::<Bool>("contacts.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ")
+                    .bind::<Text, _>(fts_all(&long))
+                    .sql(")"),
+            );
+        }
+        // One- and two-character words, which trigrams cannot serve: LIKE on
+        // the contact's row (SQLite's LIKE ignores ASCII case), checked only
+        // on the rows the other filters leave. (Too short to be phone-like.)
+        for word in words.iter().filter(|w| w.text.chars().count() < 3) {
+            let pattern = format!("%{}%", escape_like(&word.text));
+            let email = contacts::email.assume_not_null();
+            let identifier = contacts::identifier.assume_not_null();
+            q = q.filter(
+                contacts::name
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(email.like(pattern.clone()).escape('\\'))
+                    .or(identifier.like(pattern).escape('\\')),
+            );
+        }
+        return q;
     }
     // PostgreSQL: trigram GIN indexes on `contacts_search`, the lower-cased
     // searched fields kept beside the contacts by triggers (migration 000014:
     // a bulk status change no longer rewrites every trigram of every row).
-    // Without a phone-like search the phone patterns are NULL, which matches
-    // nothing and which the planner drops.
-    let (digits, international) = match phone {
-        Some((digits, international)) => (Some(format!("%{digits}%")), Some(format!("%{international}%"))),
-        None => (None, None),
+    // One sub-select with a LIKE group per word, ANDed, so the planner can
+    // intersect the words' bitmaps (see `PgWords`).
+    q.filter(PgWords(
+        words
+            .into_iter()
+            .map(|w| PgWord {
+                pattern: format!("%{}%", escape_like(&w.text.to_lowercase())),
+                phone: w.phone.map(|(d, i)| (format!("%{d}%"), format!("%{i}%"))),
+            })
+            .collect(),
+    ))
+}
+
+/// One word of a search: what was typed, and for a phone-like word its
+/// digits and their international form (see [`phone_digits`]).
+#[derive(Debug, Clone, PartialEq)]
+struct Word {
+    text: String,
+    phone: Option<(String, String)>,
+}
+
+/// The words of a search, each of which a contact must match (in its name,
+/// e-mail, identifier or, for phone-like words, phone digits): "Ismail
+/// Razak" finds "Ismail bin Razak" and "razak ismail" too. A whole query
+/// that looks like a phone number ("012-345 6789") stays one term, since its
+/// spaces are part of the number. A word repeated in another case counts
+/// once (every comparison ignores case).
+fn search_words(q: &str, calling_code: u16) -> Vec<Word> {
+    let text = q.trim();
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let whole = phone_digits(text, calling_code);
+    let parts: Vec<&str> = if whole.is_some() {
+        vec![text]
+    } else {
+        text.split_whitespace().collect()
     };
-    q.filter(
-        sql::<Bool>("contacts.id IN (SELECT contact_id FROM contacts_search WHERE name LIKE ")
-            .bind::<Text, _>(pattern.clone())
-            .sql(" ESCAPE '\\' OR email LIKE ")
-            .bind::<Text, _>(pattern.clone())
-            .sql(" ESCAPE '\\' OR identifier LIKE ")
-            .bind::<Text, _>(pattern)
-            .sql(" ESCAPE '\\' OR phone LIKE ")
-            .bind::<Nullable<Text>, _>(digits)
-            .sql(" OR phone LIKE ")
-            .bind::<Nullable<Text>, _>(international)
-            .sql(")"),
-    )
+    let mut words: Vec<Word> = Vec::new();
+    for part in parts {
+        if words.iter().any(|w| w.text.to_lowercase() == part.to_lowercase()) {
+            continue;
+        }
+        words.push(Word {
+            text: part.to_string(),
+            phone: phone_digits(part, calling_code),
+        });
+    }
+    words
+}
+
+/// The FTS5 query for the search's long words: each word's alternatives
+/// (the text, and a phone-like word's digits) ORed, the words ANDed.
+fn fts_all(words: &[&Word]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let mut terms = vec![w.text.as_str()];
+            if let Some((digits, international)) = &w.phone {
+                terms.extend([digits.as_str(), international.as_str()]);
+            }
+            let alternatives = fts_query(&terms);
+            if alternatives.contains(" OR ") {
+                format!("({alternatives})")
+            } else {
+                alternatives
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The PostgreSQL search: `contacts.id IN (SELECT contact_id FROM
+/// contacts_search WHERE (group) AND (group) …)`, one group per word, every
+/// value a bound parameter. Written as its own SQL fragment because the
+/// number of groups varies with the search, which diesel's typed SQL
+/// literals cannot express, and one sub-select (rather than one per word)
+/// lets PostgreSQL AND the words' trigram bitmaps before reading any row.
+#[derive(Debug, Clone)]
+struct PgWords(Vec<PgWord>);
+
+/// A word's LIKE patterns, owned here because bound parameters borrow from
+/// the query while it runs.
+#[derive(Debug, Clone)]
+struct PgWord {
+    pattern: String,
+    phone: Option<(String, String)>,
+}
+
+impl diesel::expression::Expression for PgWords {
+    type SqlType = Bool;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for PgWords {}
+
+impl<QS> diesel::expression::SelectableExpression<QS> for PgWords {}
+
+impl diesel::expression::ValidGrouping<()> for PgWords {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryId for PgWords {
+    type QueryId = ();
+    // The SQL changes with the number of words: never cache it by type.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<MultiBackend> for PgWords {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("contacts.id IN (SELECT contact_id FROM contacts_search WHERE ");
+        for (i, word) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" AND ");
+            }
+            out.push_sql("(name LIKE ");
+            out.push_bind_param::<Text, String>(&word.pattern)?;
+            out.push_sql(" ESCAPE '\\' OR email LIKE ");
+            out.push_bind_param::<Text, String>(&word.pattern)?;
+            out.push_sql(" ESCAPE '\\' OR identifier LIKE ");
+            out.push_bind_param::<Text, String>(&word.pattern)?;
+            out.push_sql(" ESCAPE '\\'");
+            if let Some((digits, international)) = &word.phone {
+                out.push_sql(" OR phone LIKE ");
+                out.push_bind_param::<Text, String>(digits)?;
+                out.push_sql(" OR phone LIKE ");
+                out.push_bind_param::<Text, String>(international)?;
+            }
+            out.push_sql(")");
+        }
+        out.push_sql(")");
+        Ok(())
+    }
 }
 
 /// Rows strictly after `(value, id)` in the reading direction, ordered that way.
@@ -1251,6 +1358,28 @@ mod tests {
         assert_eq!(phone_digits("2345", 60), Some(("2345".into(), "2345".into())));
         assert_eq!(phone_digits("ali", 60), None);
         assert_eq!(phone_digits("12", 60), None);
+    }
+
+    #[test]
+    fn searches_split_into_words_unless_the_whole_query_is_a_phone_number() {
+        let texts = |q: &str| search_words(q, 60).into_iter().map(|w| w.text).collect::<Vec<_>>();
+        assert_eq!(texts("  Ismail   bin Razak "), ["Ismail", "bin", "Razak"]);
+        assert_eq!(texts("ali ALI Ali abu"), ["ali", "abu"]);
+        assert_eq!(texts("012-345 6789"), ["012-345 6789"]);
+        assert!(texts(" ").is_empty());
+        let words = search_words("Ali 012-345", 60);
+        assert_eq!(words[0].phone, None);
+        assert_eq!(words[1].phone, Some(("012345".into(), "6012345".into())));
+    }
+
+    #[test]
+    fn fts_queries_and_the_words_and_or_their_forms() {
+        let words = search_words("ismail 012-345 \"x\"", 60);
+        let refs: Vec<&Word> = words.iter().collect();
+        assert_eq!(
+            fts_all(&refs),
+            "\"ismail\" AND (\"012-345\" OR \"012345\" OR \"6012345\") AND \"\"\"x\"\"\""
+        );
     }
 
     #[test]
