@@ -13,8 +13,8 @@ use super::contacts::Contact;
 use super::labels;
 use super::status::LeadStatus;
 use crate::db::schema::{
-    contact_attribute_values as attr_values, contact_labels, contact_scores, contacts, conversations, status_counts,
-    users,
+    contact_attribute_values as attr_values, contact_labels, contact_scores, contacts, conversations,
+    owner_status_counts, status_counts, users,
 };
 use crate::db::{AnyConnection, MultiBackend};
 use crate::error::AppError;
@@ -1266,6 +1266,151 @@ pub fn count(conn: &mut AnyConnection, query: &ContactQuery, me: i32, calling_co
     }
     let q = filtered(conn, query, &resolved, me, calling_code);
     Ok(q.select(diesel::dsl::count_star()).first(conn)?)
+}
+
+/// The most contacts the list counts one by one: beyond it the page says
+/// "more than 10,000". A count walks every matching index entry, so an
+/// uncapped count of a broad search or filter would read a million rows on
+/// every page view.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// How many contacts the list's query matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListTotal {
+    Exact(i64),
+    /// More than this many (always the cap it was counted with:
+    /// `AtLeast(COUNT_CAP)` means "more than 10,000").
+    AtLeast(i64),
+}
+
+/// How many contacts `query` matches, for the list's heading. Exact from
+/// the counts the database keeps when the query filters by status and
+/// owner only (however many contacts that is); otherwise counted, up to
+/// [`COUNT_CAP`].
+pub fn total(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+) -> Result<ListTotal, AppError> {
+    total_capped(conn, query, me, calling_code, COUNT_CAP)
+}
+
+/// [`total`] with the cap given: tests count past a small cap with a few
+/// contacts. The page calls [`total`].
+pub fn total_capped(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+    cap: i64,
+) -> Result<ListTotal, AppError> {
+    let kept_counts_answer = query.q.trim().is_empty()
+        && query.labels.is_empty()
+        && query.attrs.is_empty()
+        && query.email.is_none()
+        && query.phone.is_none()
+        && query.identifier.is_none()
+        && query.quiet_days.is_none();
+    if kept_counts_answer {
+        let counts = status_counts_in(conn, query.owner.unwrap_or(OwnerFilter::All), me)?;
+        let n = counts
+            .into_iter()
+            .filter(|(status, _)| query.statuses.is_empty() || query.statuses.contains(status))
+            .map(|(_, n)| n)
+            .sum();
+        return Ok(ListTotal::Exact(n));
+    }
+    let resolved = resolve(conn, query)?;
+    if resolved.impossible {
+        return Ok(ListTotal::Exact(0));
+    }
+    let cap = cap.max(0);
+    // `LIMIT cap + 1` inside, so the database stops reading one row past
+    // the cap; a plain `COUNT(*) … LIMIT` would count everything first.
+    let ids = filtered(conn, query, &resolved, me, calling_code)
+        .select(contacts::id)
+        .limit(cap + 1);
+    let n: i64 = CountRows(ids).get_result(conn)?;
+    Ok(if n > cap {
+        ListTotal::AtLeast(cap)
+    } else {
+        ListTotal::Exact(n)
+    })
+}
+
+/// `SELECT COUNT(*) FROM (<query>) AS counted`: counts the rows of a query
+/// that has its own `LIMIT`, which diesel's `count()` cannot (it would
+/// replace the select list and apply the limit to the count's one row).
+struct CountRows<Q>(Q);
+
+impl<Q> diesel::query_builder::Query for CountRows<Q> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<Q> diesel::query_builder::QueryId for CountRows<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::QueryFragment<MultiBackend>> diesel::query_builder::QueryFragment<MultiBackend>
+    for CountRows<Q>
+{
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("SELECT COUNT(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS counted");
+        Ok(())
+    }
+}
+
+impl<Q> RunQueryDsl<AnyConnection> for CountRows<Q> {}
+
+/// Contacts per status within `owner`'s scope, every status once (in ID
+/// order, as [`status_counts`]), from the counts the database keeps:
+/// `status_counts` for everyone, `owner_status_counts` for one owner, and
+/// for nobody the difference (every live contact is in `status_counts`;
+/// the owned ones are also in `owner_status_counts`; trashed contacts are
+/// in neither, since the trash takes their owner away). Never counts rows
+/// of `contacts`.
+pub fn status_counts_in(
+    conn: &mut AnyConnection,
+    owner: OwnerFilter,
+    me: i32,
+) -> Result<Vec<(LeadStatus, i64)>, AppError> {
+    let everyone = |conn: &mut AnyConnection| -> Result<Vec<(i32, i32)>, AppError> {
+        Ok(status_counts::table
+            .select((status_counts::status_id, status_counts::total))
+            .load(conn)?)
+    };
+    let owned = |conn: &mut AnyConnection, owner_id: Option<i32>| -> Result<Vec<(i32, i32)>, AppError> {
+        let mut q = owner_status_counts::table
+            .select((owner_status_counts::status_id, owner_status_counts::total))
+            .into_boxed();
+        if let Some(id) = owner_id {
+            q = q.filter(owner_status_counts::owner_id.eq(id));
+        }
+        Ok(q.load(conn)?)
+    };
+    let mut totals = [0i64; 7];
+    let mut add = |rows: Vec<(i32, i32)>, sign: i64| {
+        for (status_id, n) in rows {
+            if let Some(slot) = LeadStatus::from_id(status_id).and_then(|s| totals.get_mut(s.id() as usize - 1)) {
+                *slot += sign * i64::from(n);
+            }
+        }
+    };
+    match owner {
+        OwnerFilter::All => add(everyone(conn)?, 1),
+        OwnerFilter::Me => add(owned(conn, Some(me))?, 1),
+        OwnerFilter::User(id) => add(owned(conn, Some(id))?, 1),
+        OwnerFilter::Nobody => {
+            add(everyone(conn)?, 1);
+            // Tens of owners × seven statuses: summed here, the same on both backends.
+            add(owned(conn, None)?, -1);
+        }
+    }
+    Ok(LeadStatus::ALL.into_iter().zip(totals).collect())
 }
 
 /// Contacts per status across the whole team, read from the counts the
