@@ -677,7 +677,8 @@ async fn list_sorts_and_limits() {
     assert_eq!(ids_of(&page), ids);
     let page = get(vec![("sort", "created"), ("order", "desc")]).await;
     assert_eq!(ids_of(&page), ids.iter().rev().copied().collect::<Vec<_>>());
-    // status, ascending: 3, 4, 5, 6, 7.
+    // status, ascending: in pipeline order (Qualified, Negotiating, Won),
+    // then the exits (Unqualified, Lost).
     let page = get(vec![("sort", "status"), ("order", "asc")]).await;
     let statuses: Vec<i64> = page["data"]
         .as_array()
@@ -685,7 +686,7 @@ async fn list_sorts_and_limits() {
         .iter()
         .map(|c| c["status_id"].as_i64().unwrap())
         .collect();
-    assert_eq!(statuses, [3, 4, 5, 6, 7]);
+    assert_eq!(statuses, [3, 5, 6, 4, 7]);
     // name: every name in order, both ways.
     let page = get(vec![("sort", "name"), ("order", "asc")]).await;
     let mut sorted = names_of(&page);
@@ -846,7 +847,7 @@ async fn paging_250_contacts_returns_each_once_while_contacts_are_created() {
             let in_order = match sort {
                 "name" => (&x.name, x.id) < (&y.name, y.id),
                 "created" => (x.created_at, x.id) < (y.created_at, y.id),
-                "status" => (x.status_id, x.id) < (y.status_id, y.id),
+                "status" => (x.status().pipeline_rank(), x.id) < (y.status().pipeline_rank(), y.id),
                 _ => match (x.last_activity_at, y.last_activity_at) {
                     (Some(a), Some(b)) => (a, x.id) < (b, y.id),
                     // Never-active contacts come last in either order.

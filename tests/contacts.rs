@@ -292,7 +292,8 @@ fn expected_order(all: &[Contact], sort: Sort, asc: bool) -> Vec<i32> {
     let mut quiet = Vec::new();
     match sort {
         Sort::Name => rows.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id))),
-        Sort::Status => rows.sort_by_key(|c| (c.status_id, c.id)),
+        // Pipeline order: the stages New → Won, then the exits.
+        Sort::Status => rows.sort_by_key(|c| (c.status().pipeline_rank(), c.id)),
         Sort::Created => rows.sort_by_key(|c| (c.created_at, c.id)),
         Sort::Activity => {
             (rows, quiet) = rows.into_iter().partition(|c| c.last_activity_at.is_some());

@@ -6,15 +6,15 @@ use base64::Engine;
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double, Integer, Nullable, Text};
+use diesel::sql_types::{Bool, Double, Integer, Text};
 
 use super::attributes::{self, AttrFilter, Condition};
 use super::contacts::Contact;
 use super::labels;
 use super::status::LeadStatus;
 use crate::db::schema::{
-    contact_attribute_values as attr_values, contact_labels, contact_scores, contacts, conversations, status_counts,
-    users,
+    contact_attribute_values as attr_values, contact_labels, contact_scores, contacts, conversations,
+    owner_status_counts, status_counts, users,
 };
 use crate::db::{AnyConnection, MultiBackend};
 use crate::error::AppError;
@@ -741,67 +741,174 @@ fn filtered(conn: &AnyConnection, query: &ContactQuery, resolved: &Resolved, me:
             ),
         );
     }
-    let text = query.q.trim();
-    if text.is_empty() {
+    let words = search_words(&query.q, calling_code);
+    if words.is_empty() {
         return q;
     }
-    let phone = phone_digits(text, calling_code);
-    // SQLite: the FTS5 trigram index (`contacts_search`) finds substrings of
-    // three characters or more without a scan, ignoring case in any script.
-    if matches!(conn, AnyConnection::Sqlite(_)) && text.chars().count() >= 3 {
-        let mut terms = vec![text];
-        if let Some((digits, international)) = &phone {
-            terms.extend([digits.as_str(), international.as_str()]);
-        }
-        return q.filter(
-            sql::<Bool>("contacts.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ")
-                .bind::<Text, _>(fts_query(&terms))
-                .sql(")"),
-        );
-    }
-    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
     if sqlite {
-        // One- and two-character searches, which FTS5's trigrams cannot
-        // serve: LIKE on the text (SQLite's LIKE ignores ASCII case).
-        let email = contacts::email.assume_not_null();
-        let identifier = contacts::identifier.assume_not_null();
-        let phone_column = contacts::phone.assume_not_null();
-        let by_text = contacts::name
-            .like(pattern.clone())
-            .escape('\\')
-            .or(email.like(pattern.clone()).escape('\\'))
-            .or(identifier.like(pattern).escape('\\'));
-        return match phone {
-            Some((digits, international)) => q.filter(
-                by_text
-                    .or(phone_column.like(format!("%{digits}%")))
-                    .or(phone_column.like(format!("%{international}%"))),
-            ),
-            None => q.filter(by_text),
-        };
+        // The FTS5 trigram index (`contacts_search`) finds substrings of three
+        // characters or more without a scan, ignoring case in any script: the
+        // long words go to it as one query, every word's phrase ANDed.
+        let long: Vec<&Word> = words.iter().filter(|w| w.text.chars().count() >= 3).collect();
+        if !long.is_empty() {
+            q = q.filter(
+                sql::<Bool>("contacts.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ")
+                    .bind::<Text, _>(fts_all(&long))
+                    .sql(")"),
+            );
+        }
+        // One- and two-character words, which trigrams cannot serve: LIKE on
+        // the contact's row (SQLite's LIKE ignores ASCII case), checked only
+        // on the rows the other filters leave. (Too short to be phone-like.)
+        for word in words.iter().filter(|w| w.text.chars().count() < 3) {
+            let pattern = format!("%{}%", escape_like(&word.text));
+            let email = contacts::email.assume_not_null();
+            let identifier = contacts::identifier.assume_not_null();
+            q = q.filter(
+                contacts::name
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(email.like(pattern.clone()).escape('\\'))
+                    .or(identifier.like(pattern).escape('\\')),
+            );
+        }
+        return q;
     }
     // PostgreSQL: trigram GIN indexes on `contacts_search`, the lower-cased
     // searched fields kept beside the contacts by triggers (migration 000014:
     // a bulk status change no longer rewrites every trigram of every row).
-    // Without a phone-like search the phone patterns are NULL, which matches
-    // nothing and which the planner drops.
-    let (digits, international) = match phone {
-        Some((digits, international)) => (Some(format!("%{digits}%")), Some(format!("%{international}%"))),
-        None => (None, None),
+    // One sub-select with a LIKE group per word, ANDed, so the planner can
+    // intersect the words' bitmaps (see `PgWords`).
+    q.filter(PgWords(
+        words
+            .into_iter()
+            .map(|w| PgWord {
+                pattern: format!("%{}%", escape_like(&w.text.to_lowercase())),
+                phone: w.phone.map(|(d, i)| (format!("%{d}%"), format!("%{i}%"))),
+            })
+            .collect(),
+    ))
+}
+
+/// One word of a search: what was typed, and for a phone-like word its
+/// digits and their international form (see [`phone_digits`]).
+#[derive(Debug, Clone, PartialEq)]
+struct Word {
+    text: String,
+    phone: Option<(String, String)>,
+}
+
+/// The words of a search, each of which a contact must match (in its name,
+/// e-mail, identifier or, for phone-like words, phone digits): "Ismail
+/// Razak" finds "Ismail bin Razak" and "razak ismail" too. A whole query
+/// that looks like a phone number ("012-345 6789") stays one term, since its
+/// spaces are part of the number. A word repeated in another case counts
+/// once (every comparison ignores case).
+fn search_words(q: &str, calling_code: u16) -> Vec<Word> {
+    let text = q.trim();
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let whole = phone_digits(text, calling_code);
+    let parts: Vec<&str> = if whole.is_some() {
+        vec![text]
+    } else {
+        text.split_whitespace().collect()
     };
-    q.filter(
-        sql::<Bool>("contacts.id IN (SELECT contact_id FROM contacts_search WHERE name LIKE ")
-            .bind::<Text, _>(pattern.clone())
-            .sql(" ESCAPE '\\' OR email LIKE ")
-            .bind::<Text, _>(pattern.clone())
-            .sql(" ESCAPE '\\' OR identifier LIKE ")
-            .bind::<Text, _>(pattern)
-            .sql(" ESCAPE '\\' OR phone LIKE ")
-            .bind::<Nullable<Text>, _>(digits)
-            .sql(" OR phone LIKE ")
-            .bind::<Nullable<Text>, _>(international)
-            .sql(")"),
-    )
+    let mut words: Vec<Word> = Vec::new();
+    for part in parts {
+        if words.iter().any(|w| w.text.to_lowercase() == part.to_lowercase()) {
+            continue;
+        }
+        words.push(Word {
+            text: part.to_string(),
+            phone: phone_digits(part, calling_code),
+        });
+    }
+    words
+}
+
+/// The FTS5 query for the search's long words: each word's alternatives
+/// (the text, and a phone-like word's digits) ORed, the words ANDed.
+fn fts_all(words: &[&Word]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let mut terms = vec![w.text.as_str()];
+            if let Some((digits, international)) = &w.phone {
+                terms.extend([digits.as_str(), international.as_str()]);
+            }
+            let alternatives = fts_query(&terms);
+            if alternatives.contains(" OR ") {
+                format!("({alternatives})")
+            } else {
+                alternatives
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The PostgreSQL search: `contacts.id IN (SELECT contact_id FROM
+/// contacts_search WHERE (group) AND (group) …)`, one group per word, every
+/// value a bound parameter. Written as its own SQL fragment because the
+/// number of groups varies with the search, which diesel's typed SQL
+/// literals cannot express, and one sub-select (rather than one per word)
+/// lets PostgreSQL AND the words' trigram bitmaps before reading any row.
+#[derive(Debug, Clone)]
+struct PgWords(Vec<PgWord>);
+
+/// A word's LIKE patterns, owned here because bound parameters borrow from
+/// the query while it runs.
+#[derive(Debug, Clone)]
+struct PgWord {
+    pattern: String,
+    phone: Option<(String, String)>,
+}
+
+impl diesel::expression::Expression for PgWords {
+    type SqlType = Bool;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for PgWords {}
+
+impl<QS> diesel::expression::SelectableExpression<QS> for PgWords {}
+
+impl diesel::expression::ValidGrouping<()> for PgWords {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryId for PgWords {
+    type QueryId = ();
+    // The SQL changes with the number of words: never cache it by type.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<MultiBackend> for PgWords {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("contacts.id IN (SELECT contact_id FROM contacts_search WHERE ");
+        for (i, word) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" AND ");
+            }
+            out.push_sql("(name LIKE ");
+            out.push_bind_param::<Text, String>(&word.pattern)?;
+            out.push_sql(" ESCAPE '\\' OR email LIKE ");
+            out.push_bind_param::<Text, String>(&word.pattern)?;
+            out.push_sql(" ESCAPE '\\' OR identifier LIKE ");
+            out.push_bind_param::<Text, String>(&word.pattern)?;
+            out.push_sql(" ESCAPE '\\'");
+            if let Some((digits, international)) = &word.phone {
+                out.push_sql(" OR phone LIKE ");
+                out.push_bind_param::<Text, String>(digits)?;
+                out.push_sql(" OR phone LIKE ");
+                out.push_bind_param::<Text, String>(international)?;
+            }
+            out.push_sql(")");
+        }
+        out.push_sql(")");
+        Ok(())
+    }
 }
 
 /// Rows strictly after `(value, id)` in the reading direction, ordered that way.
@@ -963,9 +1070,18 @@ fn read(
     let cursor = query.cursor.as_ref();
     let base = || filtered(conn, query, resolved, me, calling_code);
     let q = match (query.sort, cursor.map(|c| (&c.value, c.id))) {
-        (SortKey::Status, None) => keyset!(base(), contacts::status_id, None::<(i32, i32)>, asc),
-        (SortKey::Status, Some((SortValue::Int(v), id))) => {
-            keyset!(base(), contacts::status_id, Some((*v, id)), asc)
+        (SortKey::Status, _) => {
+            let segments: Vec<Segment> = LeadStatus::PIPELINE_ORDER
+                .into_iter()
+                .filter(|s| query.statuses.is_empty() || query.statuses.contains(s))
+                .map(|s| Segment::Status(s.id()))
+                .collect();
+            let after = match cursor.map(|c| (&c.value, c.id)) {
+                None => None,
+                Some((SortValue::Int(status_id), id)) => Some((Segment::Status(*status_id), id)),
+                Some(_) => return Err(out_of_date()),
+            };
+            return read_segments(conn, query, resolved, me, calling_code, limit, asc, &segments, after);
         }
         (SortKey::Name, None) => keyset!(base(), contacts::name, None::<(String, i32)>, asc),
         (SortKey::Name, Some((SortValue::Text(v), id))) => {
@@ -978,13 +1094,73 @@ fn read(
         (SortKey::Activity | SortKey::Score, _) => {
             return read_nulls_last(conn, query, resolved, me, calling_code, limit, asc, backward)
         }
-        _ => {
-            return Err(AppError::bad_request(
-                "The page link is out of date; start again from the first page.",
-            ))
-        }
+        _ => return Err(out_of_date()),
     };
     load(conn, q, limit)
+}
+
+/// A cursor that does not fit the list it is given to (another sort, a
+/// status or owner the list no longer walks).
+fn out_of_date() -> AppError {
+    AppError::bad_request("The page link is out of date; start again from the first page.")
+}
+
+/// One part of a sort read segment by segment: the contacts with one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    Status(i32),
+}
+
+/// The sorts whose order is not a column's (status in pipeline order), read
+/// as a walk over their few segments in that order, each segment in ID
+/// order through an index on (status, id), as `read_nulls_last` walks its
+/// two. An index on a `CASE` over the status would serve the status sort
+/// too, but needs a migration on both backends and a cursor of rank and ID
+/// all the same; seven index range reads cost about what one does, and stay
+/// index-served at any depth. `segments` are in ascending order; reading descending (or
+/// backwards from an ascending cursor) walks them from the end, IDs
+/// descending. `after` is the cursor's segment and ID.
+#[allow(clippy::too_many_arguments)]
+fn read_segments(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    resolved: &Resolved,
+    me: i32,
+    calling_code: u16,
+    limit: usize,
+    asc: bool,
+    segments: &[Segment],
+    after: Option<(Segment, i32)>,
+) -> Result<Vec<Contact>, AppError> {
+    let mut walk: Vec<Segment> = segments.to_vec();
+    if !asc {
+        walk.reverse();
+    }
+    let (start, mut after_id) = match after {
+        None => (0, None),
+        Some((segment, id)) => match walk.iter().position(|s| *s == segment) {
+            Some(i) => (i, Some(id)),
+            None => return Err(out_of_date()),
+        },
+    };
+    let mut rows = Vec::new();
+    for segment in &walk[start..] {
+        if rows.len() >= limit {
+            break;
+        }
+        let base = filtered(conn, query, resolved, me, calling_code);
+        let base = match *segment {
+            Segment::Status(status_id) => base.filter(contacts::status_id.eq(status_id)),
+        };
+        let q = match (after_id.take(), asc) {
+            (Some(id), true) => base.filter(contacts::id.gt(id)).order(contacts::id.asc()),
+            (Some(id), false) => base.filter(contacts::id.lt(id)).order(contacts::id.desc()),
+            (None, true) => base.order(contacts::id.asc()),
+            (None, false) => base.order(contacts::id.desc()),
+        };
+        rows.extend(load(conn, q, limit - rows.len())?);
+    }
+    Ok(rows)
 }
 
 /// The sorts on a nullable column (last activity, lead score) with the
@@ -1161,6 +1337,151 @@ pub fn count(conn: &mut AnyConnection, query: &ContactQuery, me: i32, calling_co
     Ok(q.select(diesel::dsl::count_star()).first(conn)?)
 }
 
+/// The most contacts the list counts one by one: beyond it the page says
+/// "more than 10,000". A count walks every matching index entry, so an
+/// uncapped count of a broad search or filter would read a million rows on
+/// every page view.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// How many contacts the list's query matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListTotal {
+    Exact(i64),
+    /// More than this many (always the cap it was counted with:
+    /// `AtLeast(COUNT_CAP)` means "more than 10,000").
+    AtLeast(i64),
+}
+
+/// How many contacts `query` matches, for the list's heading. Exact from
+/// the counts the database keeps when the query filters by status and
+/// owner only (however many contacts that is); otherwise counted, up to
+/// [`COUNT_CAP`].
+pub fn total(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+) -> Result<ListTotal, AppError> {
+    total_capped(conn, query, me, calling_code, COUNT_CAP)
+}
+
+/// [`total`] with the cap given: tests count past a small cap with a few
+/// contacts. The page calls [`total`].
+pub fn total_capped(
+    conn: &mut AnyConnection,
+    query: &ContactQuery,
+    me: i32,
+    calling_code: u16,
+    cap: i64,
+) -> Result<ListTotal, AppError> {
+    let kept_counts_answer = query.q.trim().is_empty()
+        && query.labels.is_empty()
+        && query.attrs.is_empty()
+        && query.email.is_none()
+        && query.phone.is_none()
+        && query.identifier.is_none()
+        && query.quiet_days.is_none();
+    if kept_counts_answer {
+        let counts = status_counts_in(conn, query.owner.unwrap_or(OwnerFilter::All), me)?;
+        let n = counts
+            .into_iter()
+            .filter(|(status, _)| query.statuses.is_empty() || query.statuses.contains(status))
+            .map(|(_, n)| n)
+            .sum();
+        return Ok(ListTotal::Exact(n));
+    }
+    let resolved = resolve(conn, query)?;
+    if resolved.impossible {
+        return Ok(ListTotal::Exact(0));
+    }
+    let cap = cap.max(0);
+    // `LIMIT cap + 1` inside, so the database stops reading one row past
+    // the cap; a plain `COUNT(*) … LIMIT` would count everything first.
+    let ids = filtered(conn, query, &resolved, me, calling_code)
+        .select(contacts::id)
+        .limit(cap + 1);
+    let n: i64 = CountRows(ids).get_result(conn)?;
+    Ok(if n > cap {
+        ListTotal::AtLeast(cap)
+    } else {
+        ListTotal::Exact(n)
+    })
+}
+
+/// `SELECT COUNT(*) FROM (<query>) AS counted`: counts the rows of a query
+/// that has its own `LIMIT`, which diesel's `count()` cannot (it would
+/// replace the select list and apply the limit to the count's one row).
+struct CountRows<Q>(Q);
+
+impl<Q> diesel::query_builder::Query for CountRows<Q> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<Q> diesel::query_builder::QueryId for CountRows<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::QueryFragment<MultiBackend>> diesel::query_builder::QueryFragment<MultiBackend>
+    for CountRows<Q>
+{
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("SELECT COUNT(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS counted");
+        Ok(())
+    }
+}
+
+impl<Q> RunQueryDsl<AnyConnection> for CountRows<Q> {}
+
+/// Contacts per status within `owner`'s scope, every status once (in ID
+/// order, as [`status_counts`]), from the counts the database keeps:
+/// `status_counts` for everyone, `owner_status_counts` for one owner, and
+/// for nobody the difference (every live contact is in `status_counts`;
+/// the owned ones are also in `owner_status_counts`; trashed contacts are
+/// in neither, since the trash takes their owner away). Never counts rows
+/// of `contacts`.
+pub fn status_counts_in(
+    conn: &mut AnyConnection,
+    owner: OwnerFilter,
+    me: i32,
+) -> Result<Vec<(LeadStatus, i64)>, AppError> {
+    let everyone = |conn: &mut AnyConnection| -> Result<Vec<(i32, i32)>, AppError> {
+        Ok(status_counts::table
+            .select((status_counts::status_id, status_counts::total))
+            .load(conn)?)
+    };
+    let owned = |conn: &mut AnyConnection, owner_id: Option<i32>| -> Result<Vec<(i32, i32)>, AppError> {
+        let mut q = owner_status_counts::table
+            .select((owner_status_counts::status_id, owner_status_counts::total))
+            .into_boxed();
+        if let Some(id) = owner_id {
+            q = q.filter(owner_status_counts::owner_id.eq(id));
+        }
+        Ok(q.load(conn)?)
+    };
+    let mut totals = [0i64; 7];
+    let mut add = |rows: Vec<(i32, i32)>, sign: i64| {
+        for (status_id, n) in rows {
+            if let Some(slot) = LeadStatus::from_id(status_id).and_then(|s| totals.get_mut(s.id() as usize - 1)) {
+                *slot += sign * i64::from(n);
+            }
+        }
+    };
+    match owner {
+        OwnerFilter::All => add(everyone(conn)?, 1),
+        OwnerFilter::Me => add(owned(conn, Some(me))?, 1),
+        OwnerFilter::User(id) => add(owned(conn, Some(id))?, 1),
+        OwnerFilter::Nobody => {
+            add(everyone(conn)?, 1);
+            // Tens of owners × seven statuses: summed here, the same on both backends.
+            add(owned(conn, None)?, -1);
+        }
+    }
+    Ok(LeadStatus::ALL.into_iter().zip(totals).collect())
+}
+
 /// Contacts per status across the whole team, read from the counts the
 /// database keeps up to date.
 pub fn status_counts(conn: &mut AnyConnection) -> Result<Vec<(LeadStatus, i64)>, AppError> {
@@ -1251,6 +1572,28 @@ mod tests {
         assert_eq!(phone_digits("2345", 60), Some(("2345".into(), "2345".into())));
         assert_eq!(phone_digits("ali", 60), None);
         assert_eq!(phone_digits("12", 60), None);
+    }
+
+    #[test]
+    fn searches_split_into_words_unless_the_whole_query_is_a_phone_number() {
+        let texts = |q: &str| search_words(q, 60).into_iter().map(|w| w.text).collect::<Vec<_>>();
+        assert_eq!(texts("  Ismail   bin Razak "), ["Ismail", "bin", "Razak"]);
+        assert_eq!(texts("ali ALI Ali abu"), ["ali", "abu"]);
+        assert_eq!(texts("012-345 6789"), ["012-345 6789"]);
+        assert!(texts(" ").is_empty());
+        let words = search_words("Ali 012-345", 60);
+        assert_eq!(words[0].phone, None);
+        assert_eq!(words[1].phone, Some(("012345".into(), "6012345".into())));
+    }
+
+    #[test]
+    fn fts_queries_and_the_words_and_or_their_forms() {
+        let words = search_words("ismail 012-345 \"x\"", 60);
+        let refs: Vec<&Word> = words.iter().collect();
+        assert_eq!(
+            fts_all(&refs),
+            "\"ismail\" AND (\"012-345\" OR \"012345\" OR \"6012345\") AND \"\"\"x\"\"\""
+        );
     }
 
     #[test]

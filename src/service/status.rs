@@ -35,8 +35,34 @@ impl LeadStatus {
         Self::Lost,
     ];
 
+    /// The statuses in pipeline order: the stages New → Won, then the exits
+    /// Unqualified and Lost (as `pipeline::STAGES`). The list's status sort
+    /// follows it.
+    pub const PIPELINE_ORDER: [LeadStatus; 7] = [
+        Self::New,
+        Self::Reach,
+        Self::Qualified,
+        Self::Negotiating,
+        Self::Won,
+        Self::Unqualified,
+        Self::Lost,
+    ];
+
     pub fn id(self) -> i32 {
         self as i32
+    }
+
+    /// The status's place in [`LeadStatus::PIPELINE_ORDER`], from 0 (New) to 6 (Lost).
+    pub fn pipeline_rank(self) -> u8 {
+        match self {
+            Self::New => 0,
+            Self::Reach => 1,
+            Self::Qualified => 2,
+            Self::Negotiating => 3,
+            Self::Won => 4,
+            Self::Unqualified => 5,
+            Self::Lost => 6,
+        }
     }
 
     pub fn from_id(id: i32) -> Option<Self> {
@@ -146,6 +172,15 @@ mod tests {
             .unwrap_err()
             .contains("\"Closed\" is not a status"));
         assert!(LeadStatus::parse("").is_err());
+    }
+
+    #[test]
+    fn pipeline_ranks_follow_the_pipeline_order_and_its_stages() {
+        for (rank, s) in LeadStatus::PIPELINE_ORDER.into_iter().enumerate() {
+            assert_eq!(usize::from(s.pipeline_rank()), rank, "{s}");
+        }
+        let stages = &LeadStatus::PIPELINE_ORDER[..5];
+        assert_eq!(stages, crate::service::pipeline::STAGES);
     }
 
     #[test]
