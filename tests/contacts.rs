@@ -255,11 +255,19 @@ fn listed_names(html: &str) -> Vec<String> {
 }
 
 /// The count beside a status ("New", …, or "All") in the counts bar.
+/// The `name` attribute of the first `css` element whose text is `text`.
+fn attr_where(html: &str, css: &str, text: &str, name: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    doc.select(&sel(css))
+        .find(|e| text_of(*e) == text)
+        .and_then(|e| e.value().attr(name).map(str::to_string))
+}
+
 fn status_count(html: &str, label: &str) -> i64 {
     for link in texts(html, "nav.status-counts a") {
         let words: Vec<&str> = link.split_whitespace().collect();
         if words.first() == Some(&label) {
-            return words.last().unwrap().parse().expect("a number");
+            return words.last().unwrap().replace(',', "").parse().expect("a number");
         }
     }
     panic!("no count for {label}")
@@ -1153,6 +1161,52 @@ async fn a_deleted_note_comes_back_with_undo() {
 }
 
 // ==================================================================== list
+
+/// The list says how many it holds ("1–50 of 120"), counts its chips within
+/// the scope it shows, and keeps the search across scope tabs.
+#[actix_web::test]
+async fn the_list_counts_within_its_scope_and_keeps_the_search() {
+    use leadbook::service::status::StatusSource;
+    let app = app_as_admin().await;
+    let (agent, agent_client) = member(&app, "alex@example.com", "Alex Agent", Role::Agent).await;
+    let admin = app.with_db(|c| leadbook::service::users::find_by_email(c, "admin@example.com").unwrap());
+    // 60 the agent's own (their first entry made by the agent), 60 unassigned.
+    let mine: Vec<_> = (0..60).map(|i| named(&format!("Mine {i:03}"))).collect();
+    add_contacts_from(&app, &agent, &mine, StatusSource::Manual);
+    let theirs: Vec<_> = (0..60).map(|i| named(&format!("Other {i:03}"))).collect();
+    add_contacts_from(&app, &admin, &theirs, StatusSource::Manual);
+
+    // The agent opens on their own contacts: the count and the chips say 60.
+    let html = list_page(&agent_client, "/contacts").await;
+    assert_eq!(first_text(&html, "#list-count").as_deref(), Some("1–50 of 60"));
+    assert_eq!([status_count(&html, "All"), status_count(&html, "New")], [60, 60]);
+    // The next page goes on from 51.
+    let next = pager(&html, "next").expect("a next page");
+    let html = list_page(&agent_client, &next).await;
+    assert_eq!(first_text(&html, "#list-count").as_deref(), Some("51–60 of 60"));
+    assert!(
+        first_text(&html, "nav.pager a").as_deref() == Some("« First"),
+        "a First link"
+    );
+
+    // Everyone's: 120, team-wide chips.
+    let html = list_page(&agent_client, "/contacts?owner=all").await;
+    assert_eq!(first_text(&html, "#list-count").as_deref(), Some("1–50 of 120"));
+    assert_eq!(status_count(&html, "All"), 120);
+
+    // A search, then the scope tab: the search text stays.
+    let html = list_page(&agent_client, "/contacts?q=other+0").await;
+    assert_eq!(first_text(&html, "#list-count").as_deref(), Some("No contacts match"));
+    let everyone = attr_where(&html, "nav.scopes a", "Everyone", "href").expect("an Everyone tab");
+    assert!(everyone.contains("q=other+0"), "{everyone}");
+    let html = list_page(&agent_client, &everyone).await;
+    assert_eq!(field_value(&html, "q"), "other 0");
+    assert_eq!(
+        first_text(&html, "#list-count").as_deref(),
+        Some("1–50 of 60"),
+        "Other 000–059"
+    );
+}
 
 #[actix_web::test]
 async fn search_finds_a_name_fragment_in_any_case() {

@@ -13,7 +13,7 @@ use crate::error::{AppError, FieldErrors};
 use crate::service::attributes::{self, Definition, Kind, Value};
 use crate::service::contacts::{self, Contact, ContactDraft, ContactInput, OwnerChoice};
 use crate::service::labels::Label;
-use crate::service::listing::{self, ContactQuery, Order, OwnerFilter, SortKey, PAGE_SIZE};
+use crate::service::listing::{self, ContactQuery, ListTotal, Order, OwnerFilter, SortKey, PAGE_SIZE};
 use crate::service::notes::NoteKind;
 use crate::service::status::{LeadStatus, StatusSource};
 use crate::service::users::{self, UserSummary};
@@ -193,31 +193,6 @@ fn added_filter(pairs: &[(String, String)]) -> Option<Result<(String, String), A
     Some(Ok((format!("attr.{key}{suffix}"), value)))
 }
 
-/// How many contacts the whole list holds: exact, or "more than" a cap.
-#[derive(Debug, Clone, Copy)]
-pub enum ListTotal {
-    Exact(i64),
-    AtLeast(i64),
-}
-
-fn list_total(
-    c: &mut crate::db::AnyConnection,
-    q: &ContactQuery,
-    me: i32,
-    calling_code: u16,
-) -> Result<ListTotal, AppError> {
-    Ok(ListTotal::Exact(listing::count(c, q, me, calling_code)?))
-}
-
-fn scoped_counts(
-    _c: &mut crate::db::AnyConnection,
-    _scope: OwnerFilter,
-    _me: i32,
-    team: Vec<(LeadStatus, i64)>,
-) -> Result<Vec<(LeadStatus, i64)>, AppError> {
-    Ok(team)
-}
-
 /// `12345` as `12,345`.
 fn thousands(n: usize) -> String {
     let digits = n.to_string();
@@ -373,12 +348,12 @@ pub async fn list(
             let page = listing::page(c, &q, me, calling_code, PAGE_SIZE)?;
             let ids: Vec<i32> = page.rows.iter().map(|r| r.contact.id).collect();
             let extras = contacts::extras(c, &ids)?;
-            let team_counts = listing::status_counts(c)?;
-            let team_empty = team_counts.iter().all(|(_, n)| *n == 0);
+            // "No contacts yet" is about the whole team, whatever the scope.
+            let team_empty = listing::status_counts(c)?.iter().all(|(_, n)| *n == 0);
             Ok((
                 page,
-                list_total(c, &q, me, calling_code)?,
-                scoped_counts(c, scope, me, team_counts)?,
+                listing::total(c, &q, me, calling_code)?,
+                listing::status_counts_in(c, scope, me)?,
                 team_empty,
                 users::team(c)?,
                 extras,
