@@ -142,6 +142,20 @@ async fn is_visible(c: &Client, css: &str) -> bool {
         == json!(true)
 }
 
+/// Where the element `css` is against the viewport: its box, and whether
+/// it lies wholly on the screen as the page is scrolled now.
+async fn on_screen(c: &Client, css: &str) -> Value {
+    js_with(
+        c,
+        "const e = document.querySelector(arguments[0]); if (!e) return {on_screen: false, missing: true}; \
+         const r = e.getBoundingClientRect(); \
+         return {on_screen: r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth, \
+                 top: r.top, bottom: r.bottom, scroll_y: scrollY, inner_height: innerHeight, url: location.href};",
+        vec![json!(css)],
+    )
+    .await
+}
+
 /// The query string of the page the browser is on, decoded into pairs.
 async fn query_of(c: &Client) -> Vec<(String, String)> {
     let url = c.current_url().await.unwrap();
@@ -1046,6 +1060,12 @@ async fn undo_brings_back_a_deleted_note_and_a_deleted_contact() {
         "the notice \"Note deleted\" holds an Undo button",
         flash_of(&c).await,
     );
+    let place = on_screen(&c, &format!(".flash {undo}")).await;
+    f.check(
+        place["on_screen"] == json!(true),
+        "the notice's Undo button is on the screen after the delete (not scrolled away)",
+        &place,
+    );
     f.check(
         texts_of(&c, "li.note").await.is_empty(),
         "the note is gone",
@@ -1071,6 +1091,12 @@ async fn undo_brings_back_a_deleted_note_and_a_deleted_contact() {
         is_visible(&c, &undo).await && text_of(&c, &undo).await == "Undo",
         "the notice \"Contact deleted (moved to the trash)\" holds an Undo button",
         flash_of(&c).await,
+    );
+    let place = on_screen(&c, &undo).await;
+    f.check(
+        place["on_screen"] == json!(true),
+        "the notice's Undo button is on the screen after the delete",
+        &place,
     );
     f.shot(&c, "10-contact-deleted").await;
     click(&c, &undo).await;
