@@ -10,9 +10,10 @@
 //! watches the progress reach done and downloads the rejected rows. A
 //! sixth: a lead filters Won, spreads all matching over two agents, and
 //! reads the counts on the workload grid. A seventh: a lead computes the
-//! pipeline figures again, the funnel SVG is checked as rendered (its title
-//! and description, each stage's name, count and bar width) and a bar opens
-//! the list it counts.
+//! pipeline figures again, the funnel SVG is checked as rendered (a group
+//! named by its title and description, each bar a link named with its
+//! count; each stage's name, count and bar width, the stages centred, the
+//! exits below a rule from the left) and a bar opens the list it counts.
 //! Screenshots land in `test-artifacts/`; the funnel's is also kept in
 //! `docs/screenshots/` (written when missing or with `UPDATE_SCREENSHOTS=1`).
 //!
@@ -615,7 +616,7 @@ async fn a_lead_imports_a_file_commits_it_and_downloads_the_rejected_rows() {
     click(&c, "a.button[href='/contacts?owner=all']").await;
     expect_path(&c, "/contacts").await;
     assert!(
-        text_of(&c, "a.count-all strong").await == "3000",
+        text_of(&c, "a.count-all strong").await == "3,000",
         "the list counts the imported contacts"
     );
 
@@ -661,7 +662,14 @@ async fn a_lead_spreads_every_won_contact_over_two_agents_and_reads_the_workload
         8
     );
 
-    // Spread over the two account managers, applied to all matching.
+    // Spread over the two account managers, applied to all matching: the
+    // bulk panel is folded until a row is ticked, so open it first.
+    assert_eq!(
+        attr_of(&c, "details#bulk-panel", "open").await,
+        None,
+        "the bulk panel starts closed"
+    );
+    click(&c, "details#bulk-panel > summary").await;
     on_element(&c, "#bulk-action", |e| async move { e.select_by_value("spread").await }).await;
     click(&c, &format!("form#bulk input[name=agents][value='{aina}']")).await;
     click(&c, &format!("form#bulk input[name=agents][value='{bala}']")).await;
@@ -750,8 +758,10 @@ async fn the_pipeline_funnel_is_drawn_accessibly_and_links_each_bar_to_its_list(
     expect_flash(&c, "Pipeline figures computed again").await;
     expect_path(&c, "/pipeline").await;
 
-    // The chart is an image to assistive technology, named by its title and
-    // described by its text alternative: as written in the DOM…
+    // The chart is a group of links to assistive technology (not an image:
+    // an image's parts cannot be reached, axe's nested-interactive), named
+    // by its title and described by its text alternative: as written in the
+    // DOM…
     let chart: serde_json::Value = c
         .execute(
             r#"const svg = document.querySelector('svg#funnel');
@@ -763,6 +773,7 @@ async fn the_pipeline_funnel_is_drawn_accessibly_and_links_each_bar_to_its_list(
                 role: svg.getAttribute('role'),
                 labelledby: ids.map(id => { const e = document.getElementById(id); return e && e.tagName; }),
                 title_is_first_label: !!title && ids[0] === title.id,
+                desc_is_second_label: !!desc && ids[1] === desc.id,
                 title: title && title.textContent.trim(),
                 desc: desc && desc.textContent.trim(),
                 width: box.width,
@@ -772,15 +783,16 @@ async fn the_pipeline_funnel_is_drawn_accessibly_and_links_each_bar_to_its_list(
         )
         .await
         .unwrap();
-    assert_eq!(chart["role"], "img", "{chart}");
+    assert_eq!(chart["role"], "group", "{chart}");
     assert_eq!(
         chart["labelledby"],
         serde_json::json!(["title", "desc"]),
         "aria-labelledby names the chart's own title and desc: {chart}"
     );
     assert_eq!(chart["title_is_first_label"], true, "{chart}");
+    assert_eq!(chart["desc_is_second_label"], true, "{chart}");
     assert_eq!(chart["title"], "Contacts per status");
-    let summary = "New 6, Reach 4, Qualified 3, Negotiating 2, Won 1, Unqualified 0, Lost 2";
+    let summary = "New 6, Reach 4, Qualified 3, Negotiating 2, Won 1; left the pipeline: Unqualified 0, Lost 2";
     assert_eq!(chart["desc"], summary, "the desc lists every count");
     assert!(
         chart["width"].as_f64().unwrap() > 0.0 && chart["height"].as_f64().unwrap() > 0.0,
@@ -789,28 +801,63 @@ async fn the_pipeline_funnel_is_drawn_accessibly_and_links_each_bar_to_its_list(
     // …and as the browser's accessibility tree reads it.
     let svg = c.find(Locator::Css("svg#funnel")).await.unwrap();
     let (role, label) = accessibility_of(&c, &driver, &svg).await;
-    assert_eq!(role, "image", "Chromium exposes the chart as an image");
+    assert_eq!(role, "group", "Chromium exposes the chart as a group");
     assert!(
         label.starts_with("Contacts per status") && label.contains(summary),
         "the chart's accessible name is its title and counts: {label:?}"
     );
+    // Each bar's link is named with its stage and count.
+    let links = c.find_all(Locator::Css("svg#funnel a")).await.unwrap();
+    assert_eq!(links.len(), plan.len(), "a link for every status");
+    for (link, (status, _, count)) in links.iter().zip(&plan) {
+        let (role, label) = accessibility_of(&c, &driver, link).await;
+        let exit = matches!(*status, "Unqualified" | "Lost");
+        let expected = if exit {
+            format!("{status}: {count} contacts (left the pipeline)")
+        } else {
+            format!("{status}: {count} contacts")
+        };
+        assert_eq!((role.as_str(), label), ("link", expected), "{status}'s bar");
+    }
 
     // Each stage: its name and count as text beside a bar as wide as its
-    // share of the largest count, all measured as rendered.
+    // share of the largest count, all measured as rendered. The stages are
+    // centred on their track (a funnel); the two exits, below a rule, start
+    // at the track's left edge, on the same scale.
+    let rule: serde_json::Value = c
+        .execute(
+            "const r = document.querySelector('svg#funnel line.funnel-rule').getBoundingClientRect(); \
+             return {top: r.top, bottom: r.bottom, width: r.width};",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(rule["width"].as_f64().unwrap() > 100.0, "the rule is drawn: {rule}");
+    let rule_y = rule["top"].as_f64().unwrap();
     let bars: serde_json::Value = c
         .execute(
             r#"return Array.from(document.querySelectorAll('svg#funnel a')).map(a => {
                 const bar = a.querySelector('rect.funnel-bar');
+                const track = a.querySelector('rect.funnel-track');
                 const name = a.querySelector('text.funnel-name');
                 const count = a.querySelector('text.funnel-count');
+                const b = bar.getBoundingClientRect();
+                const t = track.getBoundingClientRect();
                 return {
                     href: a.getAttribute('href'),
                     name: name.textContent.trim(),
                     count: count.textContent.trim(),
                     name_width: name.getBoundingClientRect().width,
                     count_width: count.getBoundingClientRect().width,
-                    width: bar.getBoundingClientRect().width,
-                    height: bar.getBoundingClientRect().height,
+                    width: b.width,
+                    height: b.height,
+                    left: b.left,
+                    centre: b.left + b.width / 2,
+                    top: t.top,
+                    bottom: t.bottom,
+                    track_left: t.left,
+                    track_centre: t.left + t.width / 2,
+                    track_width: t.width,
                 };
             });"#,
             vec![],
@@ -835,19 +882,40 @@ async fn the_pipeline_funnel_is_drawn_accessibly_and_links_each_bar_to_its_list(
             bar["name_width"].as_f64().unwrap() > 0.0 && bar["count_width"].as_f64().unwrap() > 0.0,
             "{status}'s name and count are drawn as text: {bar}"
         );
-        let width = bar["width"].as_f64().unwrap();
+        let exit = matches!(*status, "Unqualified" | "Lost");
+        let f = |k: &str| bar[k].as_f64().unwrap();
+        if exit {
+            assert!(f("top") > rule_y, "{status} is drawn below the rule ({rule_y}): {bar}");
+        } else {
+            assert!(
+                f("bottom") < rule_y,
+                "{status} is drawn above the rule ({rule_y}): {bar}"
+            );
+        }
+        let width = f("width");
         if *count == 0 {
             assert_eq!(width, 0.0, "an empty stage has no bar: {bar}");
         } else {
-            assert!(
-                width > 0.0 && bar["height"].as_f64().unwrap() > 0.0,
-                "{status}'s bar is drawn: {bar}"
-            );
+            assert!(width > 0.0 && f("height") > 0.0, "{status}'s bar is drawn: {bar}");
             let share = *count as f64 / most;
             assert!(
                 (width / widest - share).abs() < 0.01,
                 "{status}'s bar is {width}px of {widest}px, not {share:.3} of it"
             );
+            // The server places bars in whole units of the viewBox: allow
+            // 1% of the track for its rounding.
+            let slack = f("track_width") / 100.0;
+            if exit {
+                assert!(
+                    (f("left") - f("track_left")).abs() < slack,
+                    "{status} (an exit) starts at the left of its track, not centred: {bar}"
+                );
+            } else {
+                assert!(
+                    (f("centre") - f("track_centre")).abs() < slack,
+                    "{status} (a stage) is centred on its track: {bar}"
+                );
+            }
         }
         measured.push((*status, *count, width));
     }

@@ -730,9 +730,17 @@ async fn every_important_form_works_with_javascript_off() {
     expect_flash(&c, "Note deleted").await;
     assert!(texts_of(&c, "li.note").await.is_empty(), "the note is gone");
 
-    // A bulk action as a lead: tick the row, set the status, confirm.
+    // A bulk action as a lead: tick the row, open the folded bulk panel
+    // (without scripts, ticking does not open it), choose the action, then
+    // its value, confirm.
     c.goto(&app.url("/contacts?owner=all")).await.unwrap();
     click(&c, &format!("input[name=ids][value='{id}']")).await;
+    assert_eq!(
+        attr_of(&c, "details#bulk-panel", "open").await,
+        None,
+        "the bulk panel is closed (no script opens it)"
+    );
+    click(&c, "details#bulk-panel > summary").await;
     select(&c, "#bulk-action", "status").await;
     select(&c, "#bulk-status", "6").await;
     click(&c, "form#bulk button[name=scope][value=selected]").await;

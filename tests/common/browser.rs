@@ -206,9 +206,10 @@ pub async fn attr_of(c: &Client, css: &str, name: &str) -> Option<String> {
     .await
 }
 
-/// The page's flash message, or "" when it has none.
+/// The page's flash message, or "" when it has none: the notice's text
+/// alone (`.flash .flash-text`), without the Undo button it may hold.
 pub async fn flash_of(c: &Client) -> String {
-    match c.find(Locator::Css(".flash")).await {
+    match c.find(Locator::Css(".flash .flash-text")).await {
         Ok(e) => e.text().await.unwrap_or_default(),
         Err(_) => String::new(),
     }
