@@ -127,7 +127,8 @@ pub async fn delete(
     // never in the cookie), so the notice can offer to put it back.
     let _ = session.insert(UNDO_NOTE_KEY, &deleted);
     pages::flash_with_undo(&session, "Note deleted", "Undo", "/notes/undo");
-    Ok(pages::see_other(&format!("/contacts/{contact_id}#notes")))
+    // The page's top, not `#notes`: the notice with its Undo is up there.
+    Ok(pages::see_other(&format!("/contacts/{contact_id}")))
 }
 
 /// Where the last deleted note waits for its undo.
