@@ -115,6 +115,15 @@ async fn status_sorts_in_pipeline_order_both_ways() {
     let agents = |c: &Contact| c.owner_id == Some(agent.id);
     let path = format!("/contacts?owner={}&sort=status&order=asc", agent.id);
     assert_walk(&app, &path, &order(&agents)).await;
+    // With a search, the few matches are read once and ordered in memory.
+    for (order_param, asc) in [("asc", true), ("desc", false)] {
+        let path = format!("/contacts?owner=all&q=contact&sort=status&order={order_param}");
+        assert_walk(&app, &path, &directed(order(&|_| true), asc)).await;
+        let path = format!("/contacts?owner=all&q=1&status=lost&status=new&sort=status&order={order_param}");
+        let ones = |c: &Contact| c.name.contains('1') && matches!(c.status(), LeadStatus::Lost | LeadStatus::New);
+        let html = list_page(&app, &path).await;
+        assert_eq!(listed_ids(&html), directed(order(&ones), asc), "{path}");
+    }
 }
 
 #[actix_web::test]
@@ -149,7 +158,7 @@ async fn owner_sorts_by_name_with_the_unassigned_last_then_first() {
         app.add_user("aida@example.com", "Aida Agent", Role::Agent),
         app.add_user("chan2@example.com", "Chan Agent", Role::Agent),
     ];
-    for i in 0..130 {
+    for i in 0..160 {
         // Every sixth unassigned, the rest dealt out unevenly.
         let owner = match i % 6 {
             0 => "none".to_string(),
@@ -195,6 +204,17 @@ async fn owner_sorts_by_name_with_the_unassigned_last_then_first() {
     assert_walk(&app, &path, &directed(chan, false)).await;
     let nobody: Vec<i32> = rows.iter().filter(|r| r.0).map(|r| r.3).collect();
     assert_walk(&app, "/contacts?owner=none&sort=owner&order=asc", &nobody).await;
+    // With a search, the few matches are read once and ordered in memory.
+    assert_walk(&app, "/contacts?owner=all&q=contact&sort=owner&order=asc", &asc).await;
+    let desc = directed(asc.clone(), false);
+    assert_walk(&app, "/contacts?owner=all&q=contact&sort=owner&order=desc", &desc).await;
+    let ones: Vec<i32> = desc
+        .iter()
+        .copied()
+        .filter(|id| all.iter().any(|c| c.id == *id && c.name.contains('1')))
+        .collect();
+    assert!(ones.len() > 50, "more than a page");
+    assert_walk(&app, "/contacts?owner=all&q=1&sort=owner&order=desc", &ones).await;
 
     // The API sorts by owner too, and its description lists it.
     let token = app.token_for("admin@example.com");
