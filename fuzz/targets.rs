@@ -119,7 +119,7 @@ pub fn email(data: &[u8]) {
 }
 
 /// The list's query string: refused with a sentence, or parsed into a query
-/// whose sort is one of the whitelist's and whose own links
+/// whose sort is one of the whitelist's (or a custom attribute) and whose own links
 /// ([`ContactQuery::to_pairs`]) read back to the same query.
 pub fn list_query(data: &[u8]) {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(data).into_owned().collect();
@@ -131,7 +131,11 @@ pub fn list_query(data: &[u8]) {
         }
         Ok(query) => query,
     };
-    assert!(["status", "name", "created", "activity", "score"].contains(&query.sort.as_str()));
+    let sort = query.sort.as_param();
+    assert!(
+        ["status", "name", "created", "activity", "score", "owner"].contains(&sort.as_str())
+            || sort.starts_with("attr.")
+    );
     assert!(["asc", "desc"].contains(&query.order.as_str()));
     assert!(
         query.statuses.windows(2).all(|w| w[0] < w[1]),

@@ -291,7 +291,7 @@ async fn the_api_pages_by_lead_score_with_the_unscored_last_both_ways() {
     // An unknown sort names the choices, score among them.
     let (status, err) = send(&app, Method::GET, "/contacts?sort=lookalike", &token, None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(err.to_string().contains("activity or score"), "{err}");
+    assert!(err.to_string().contains("activity, score or owner"), "{err}");
 }
 
 /// More scored contacts pass the filter than the list reads out whole

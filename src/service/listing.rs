@@ -24,11 +24,12 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 pub const PAGE_SIZE: usize = 50;
 const MAX_QUERY: usize = 200;
 
-/// What the list sorts by; its lower-case names (`SortKey::parse`) are the
-/// API's `sort` values, as the OpenAPI description lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
+/// What the list sorts by; its names (`SortKey::parse`) are the `sort`
+/// values of the pages and the API (which refuses `attr.<key>`; the
+/// OpenAPI description lists the others).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum SortKey {
+    /// In pipeline order: New → Won, then Unqualified and Lost.
     Status,
     Name,
     Created,
@@ -36,7 +37,18 @@ pub enum SortKey {
     Activity,
     /// The lead score, highest first by default; unscored contacts last.
     Score,
+    /// The owner's name A–Z (ignoring case; owners of the same name apart,
+    /// by user ID), then the contact's ID; unassigned contacts last
+    /// ascending, first descending.
+    Owner,
+    /// A custom attribute's value (`attr.<key>`), typed: numbers as
+    /// numbers, the rest by their lower-case text; contacts without a
+    /// value last in either order.
+    Attr(String),
 }
+
+/// The sorts the API accepts, as its OpenAPI description lists them.
+const API_SORTS: [&str; 6] = ["status", "name", "created", "activity", "score", "owner"];
 
 impl SortKey {
     pub fn parse(s: &str) -> Result<Self, String> {
@@ -46,22 +58,58 @@ impl SortKey {
             "created" => Ok(Self::Created),
             "activity" => Ok(Self::Activity),
             "score" => Ok(Self::Score),
-            other => Err(format!(
-                "cannot sort by \"{}\" (use status, name, created, activity or score)",
-                truncate(other)
-            )),
+            "owner" => Ok(Self::Owner),
+            // Only the key's shape is checked here; whether it names an
+            // attribute is the page's question (`page` answers 4xx).
+            other => match other.strip_prefix("attr.") {
+                Some(key) if !key.is_empty() && key.chars().count() <= 64 => Ok(Self::Attr(key.to_string())),
+                _ => Err(format!(
+                    "cannot sort by \"{}\" (use status, name, created, activity, score, owner or attr.<key>)",
+                    truncate(other)
+                )),
+            },
         }
     }
-    pub fn as_str(self) -> &'static str {
+
+    /// [`SortKey::parse`] for the API, whose `sort` is one of
+    /// [`API_SORTS`] (its OpenAPI description lists them): a custom
+    /// attribute is refused with the API's own choices.
+    pub fn parse_api(s: &str) -> Result<Self, String> {
+        let (last, others) = API_SORTS.split_last().unwrap_or((&"", &[]));
+        let choices = format!("{} or {last}", others.join(", "));
+        match Self::parse(s) {
+            Ok(Self::Attr(_)) => Err(format!("cannot sort by a custom attribute in the API (use {choices})")),
+            Err(_) => Err(format!("cannot sort by \"{}\" (use {choices})", truncate(s))),
+            Ok(sort) => Ok(sort),
+        }
+    }
+
+    /// The `sort` parameter's value that [`SortKey::parse`] reads back.
+    pub fn as_param(&self) -> String {
         match self {
-            Self::Status => "status",
-            Self::Name => "name",
-            Self::Created => "created",
-            Self::Activity => "activity",
-            Self::Score => "score",
+            Self::Status => "status".into(),
+            Self::Name => "name".into(),
+            Self::Created => "created".into(),
+            Self::Activity => "activity".into(),
+            Self::Score => "score".into(),
+            Self::Owner => "owner".into(),
+            Self::Attr(key) => format!("attr.{key}"),
         }
     }
 }
+
+// By hand rather than derived: a derived schema of an enum with a data
+// variant is an object, and the API's `sort` is one of a few strings.
+impl utoipa::PartialSchema for SortKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(API_SORTS))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SortKey {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -207,7 +255,7 @@ impl ContactQuery {
             }
         }
         if let Some(cursor) = &query.cursor {
-            if !cursor.fits(query.sort) {
+            if !cursor.fits(&query.sort) {
                 return Err("the page link is out of date; start again from the first page".into());
             }
         }
@@ -238,7 +286,7 @@ impl ContactQuery {
         if let Some(days) = self.quiet_days {
             pairs.push(("quiet".into(), days.to_string()));
         }
-        pairs.push(("sort".into(), self.sort.as_str().into()));
+        pairs.push(("sort".into(), self.sort.as_param()));
         pairs.push(("order".into(), self.order.as_str().into()));
         if let Some(cursor) = &self.cursor {
             pairs.push(("cursor".into(), cursor.encode()));
@@ -292,6 +340,8 @@ struct Resolved {
     conditions: Vec<(Condition, Reach)>,
     /// A label that does not exist: nothing can match.
     impossible: bool,
+    /// Where an `attr.<key>` sort's values are (see [`resolve_sort`]).
+    sort_by: Option<Beside>,
 }
 
 /// How a filter joins the list, on SQLite.
@@ -476,8 +526,10 @@ enum SortValue {
     Int(i32),
     Text(String),
     Time(NaiveDateTime),
-    /// A contact with no activity (or no lead score): these sort last in
-    /// either order.
+    /// A number attribute's value.
+    Num(f64),
+    /// A contact with no activity, lead score, owner or attribute value:
+    /// these sort last in either order (unassigned: first descending).
     Null,
 }
 
@@ -491,14 +543,18 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    fn of(contact: &Contact, sort: SortKey, backward: bool) -> Self {
-        let value = match sort {
+    /// The cursor next to `contact`; `value` is its sort value when the
+    /// contact's row does not hold it (an attribute's value).
+    fn of(contact: &Contact, sort: &SortKey, value: Option<SortValue>, backward: bool) -> Self {
+        let value = value.unwrap_or_else(|| match sort {
             SortKey::Status => SortValue::Int(contact.status_id),
             SortKey::Name => SortValue::Text(contact.name.clone()),
             SortKey::Created => SortValue::Time(contact.created_at),
             SortKey::Activity => contact.last_activity_at.map_or(SortValue::Null, SortValue::Time),
             SortKey::Score => contact.lead_score.map_or(SortValue::Null, SortValue::Int),
-        };
+            SortKey::Owner => contact.owner_id.map_or(SortValue::Null, SortValue::Int),
+            SortKey::Attr(_) => SortValue::Null,
+        });
         Self {
             backward,
             value,
@@ -507,14 +563,18 @@ impl Cursor {
     }
 
     /// Whether this cursor belongs to a list sorted by `sort`.
-    pub fn fits(&self, sort: SortKey) -> bool {
+    pub fn fits(&self, sort: &SortKey) -> bool {
         matches!(
             (sort, &self.value),
             (SortKey::Status, SortValue::Int(_))
                 | (SortKey::Name, SortValue::Text(_))
                 | (SortKey::Created, SortValue::Time(_))
                 | (SortKey::Activity, SortValue::Time(_) | SortValue::Null)
-                | (SortKey::Score, SortValue::Int(_) | SortValue::Null)
+                | (SortKey::Score | SortKey::Owner, SortValue::Int(_) | SortValue::Null)
+                | (
+                    SortKey::Attr(_),
+                    SortValue::Text(_) | SortValue::Num(_) | SortValue::Null
+                )
         )
     }
 
@@ -528,6 +588,8 @@ impl Cursor {
             SortValue::Time(t) => {
                 format!("d{}", t.and_utc().timestamp_nanos_opt().unwrap_or(i64::MAX))
             }
+            // The bits: exact, as the stored number compares.
+            SortValue::Num(n) => format!("r{:016x}", n.to_bits()),
             SortValue::Null => "n".into(),
         };
         let dir = if self.backward { 'b' } else { 'f' };
@@ -554,6 +616,14 @@ impl Cursor {
             Some(("d", v)) => {
                 SortValue::Time(chrono::DateTime::from_timestamp_nanos(v.parse().map_err(|_| bad())?).naive_utc())
             }
+            Some(("r", v)) => SortValue::Num(
+                Some(v)
+                    .filter(|v| v.len() == 16 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|v| u64::from_str_radix(v, 16).ok())
+                    .map(f64::from_bits)
+                    .filter(|n| n.is_finite())
+                    .ok_or_else(bad)?,
+            ),
             Some(("n", "")) => SortValue::Null,
             _ => return Err(bad()),
         };
@@ -911,63 +981,141 @@ impl diesel::query_builder::QueryFragment<MultiBackend> for PgWords {
     }
 }
 
-/// Rows strictly after `(value, id)` in the reading direction, ordered that way.
-macro_rules! keyset {
-    ($q:expr, $col:expr, $after:expr, $asc:expr) => {{
+/// Rows strictly after `(value, id)` in the reading direction, ordered that
+/// way, `$id` breaking ties.
+macro_rules! keyset_on {
+    ($q:expr, $col:expr, $id:expr, $after:expr, $asc:expr) => {{
         let mut q = $q;
         if let Some((value, id)) = $after {
             q = if $asc {
-                q.filter($col.gt(value.clone()).or($col.eq(value).and(contacts::id.gt(id))))
+                q.filter($col.gt(value.clone()).or($col.eq(value).and($id.gt(id))))
             } else {
-                q.filter($col.lt(value.clone()).or($col.eq(value).and(contacts::id.lt(id))))
+                q.filter($col.lt(value.clone()).or($col.eq(value).and($id.lt(id))))
             };
         }
         if $asc {
-            q.order(($col.asc(), contacts::id.asc()))
+            q.order(($col.asc(), $id.asc()))
         } else {
-            q.order(($col.desc(), contacts::id.desc()))
+            q.order(($col.desc(), $id.desc()))
         }
     }};
 }
 
-/// A filtered list with at most this many scored contacts is read out whole
-/// and ordered by score; a broader one walks the score index instead.
+/// [`keyset_on`] for the contacts, by contact ID.
+macro_rules! keyset {
+    ($q:expr, $col:expr, $after:expr, $asc:expr) => {
+        keyset_on!($q, $col, contacts::id, $after, $asc)
+    };
+}
+
+/// A filtered list with at most this many contacts holding a value (a lead
+/// score, an attribute's value) is read out whole and ordered by value; a
+/// broader one walks the value's index instead. The segment walks (status,
+/// owner) read a searched or labelled list this small whole too.
 const SCORED_FEW: usize = 2_000;
-/// The most scores one step of that walk reads.
+/// The most values one step of that walk reads.
 const SCORE_STEP_MAX: usize = 8_000;
 
-/// The scored contacts that `base` passes, in score order after `after`,
-/// at most `limit`. Scores live in their own table (migration 000015), so
-/// this is the one sort that reads two tables: a narrow list (a search, one
-/// agent's contacts) is read out whole and its scores ordered; a broad one
-/// walks `contact_scores`' (score, contact_id) index in growing steps and
-/// keeps the contacts the filters pass, as the other sorts walk their index.
-fn scored(
+/// Where a sort's values live beside the contacts, each in a table with an
+/// index on (what, value, contact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Beside {
+    /// `contact_scores` (migration 000015), index (score, contact_id).
+    Score,
+    /// A custom attribute's `value_key` (lower-case text; dates sort as
+    /// `YYYY-MM-DD`), index (attribute_id, value_key, contact_id).
+    AttrKey(i32),
+    /// A number attribute's `value_number`, index (attribute_id,
+    /// value_number, contact_id).
+    AttrNumber(i32),
+}
+
+impl Beside {
+    /// Whether the contact holds a value (or, `held` false, holds none): a
+    /// probe by primary key, the attribute ID a bound parameter.
+    fn held(self, held: bool) -> Predicate {
+        let head = sql::<Bool>(if held { "EXISTS (" } else { "NOT EXISTS (" });
+        match self {
+            Self::Score => {
+                Box::new(head.sql("SELECT 1 FROM contact_scores WHERE contact_scores.contact_id = contacts.id)"))
+            }
+            Self::AttrKey(attribute_id) => Box::new(
+                head.sql(
+                    "SELECT 1 FROM contact_attribute_values v WHERE v.contact_id = contacts.id AND v.attribute_id = ",
+                )
+                .bind::<Integer, _>(attribute_id)
+                .sql(")"),
+            ),
+            // A number attribute's values all have their number (a change
+            // of type rewrites them); said here anyway, so that the two
+            // segments of the sort agree on which contacts have a value.
+            Self::AttrNumber(attribute_id) => Box::new(
+                head.sql(
+                    "SELECT 1 FROM contact_attribute_values v WHERE v.contact_id = contacts.id AND v.attribute_id = ",
+                )
+                .bind::<Integer, _>(attribute_id)
+                .sql(" AND v.value_number IS NOT NULL)"),
+            ),
+        }
+    }
+
+    /// One contact's value, for a page's cursors.
+    fn value_of(self, conn: &mut AnyConnection, contact_id: i32) -> Result<SortValue, AppError> {
+        let of_contact = attr_values::table.filter(attr_values::contact_id.eq(contact_id));
+        Ok(match self {
+            Self::Score => contact_scores::table
+                .find(contact_id)
+                .select(contact_scores::score)
+                .first::<i32>(conn)
+                .optional()?
+                .map_or(SortValue::Null, SortValue::Int),
+            Self::AttrKey(attribute_id) => of_contact
+                .filter(attr_values::attribute_id.eq(attribute_id))
+                .select(attr_values::value_key)
+                .first::<String>(conn)
+                .optional()?
+                .map_or(SortValue::Null, SortValue::Text),
+            Self::AttrNumber(attribute_id) => of_contact
+                .filter(attr_values::attribute_id.eq(attribute_id))
+                .select(attr_values::value_number)
+                .first::<Option<f64>>(conn)
+                .optional()?
+                .flatten()
+                .map_or(SortValue::Null, SortValue::Num),
+        })
+    }
+}
+
+/// The contacts holding a value that `base` passes, in value order after
+/// `after`, at most `limit`. The values live in their own table, so these
+/// sorts read two tables: a narrow list (a search, one agent's contacts) is
+/// read out whole and its values ordered; a broad one walks the value's
+/// index in growing steps and keeps the contacts the filters pass, as the
+/// other sorts walk their index.
+fn valued(
     conn: &mut AnyConnection,
     base: impl Fn(&AnyConnection) -> Query,
-    after: Option<(i32, i32)>,
+    beside: Beside,
+    after: Option<(&SortValue, i32)>,
     asc: bool,
     limit: usize,
 ) -> Result<Vec<Contact>, AppError> {
-    let with_score = || {
-        base(conn).filter(sql::<Bool>(
-            "EXISTS (SELECT 1 FROM contact_scores WHERE contact_scores.contact_id = contacts.id)",
-        ))
-    };
-    let few: Vec<i32> = with_score()
+    let with_value = |conn: &AnyConnection| base(conn).filter(beside.held(true));
+    let few: Vec<i32> = with_value(conn)
         .select(contacts::id)
         .limit(SCORED_FEW as i64 + 1)
         .load(conn)?;
     let ids: Vec<i32> = if few.len() <= SCORED_FEW {
-        score_order(conn, Some(&few), after, asc, limit)?
+        value_order(conn, beside, Some(&few), after, asc, limit)?
             .into_iter()
             .map(|(id, _)| id)
             .collect()
     } else {
         let mut ids = Vec::with_capacity(limit);
-        let (mut from, mut step) = (after, (limit * 4).max(200));
+        let mut from: Option<(SortValue, i32)> = after.map(|(v, id)| (v.clone(), id));
+        let mut step = (limit * 4).max(200);
         loop {
-            let walked = score_order(conn, None, from, asc, step)?;
+            let walked = value_order(conn, beside, None, from.as_ref().map(|(v, id)| (v, *id)), asc, step)?;
             let walked_ids: Vec<i32> = walked.iter().map(|(id, _)| *id).collect();
             let passed: std::collections::HashSet<i32> = base(conn)
                 .filter(contacts::id.eq_any(&walked_ids))
@@ -984,7 +1132,7 @@ fn scored(
             if ids.len() >= limit || walked.len() < step {
                 break;
             }
-            from = walked.last().map(|(id, score)| (*score, *id));
+            from = walked.last().map(|(id, value)| (value.clone(), *id));
             step = (step * 2).min(SCORE_STEP_MAX);
         }
         ids
@@ -997,33 +1145,80 @@ fn scored(
     Ok(found)
 }
 
-/// `(contact_id, score)` in score order after `after` (score, id), from
-/// `among` when given.
-fn score_order(
+/// `(contact_id, value)` in value order after `after` (value, id), from
+/// `among` when given, read from the value's index.
+fn value_order(
     conn: &mut AnyConnection,
+    beside: Beside,
     among: Option<&[i32]>,
-    after: Option<(i32, i32)>,
+    after: Option<(&SortValue, i32)>,
     asc: bool,
     limit: usize,
-) -> Result<Vec<(i32, i32)>, AppError> {
-    let (score, id) = (contact_scores::score, contact_scores::contact_id);
-    let mut q = contact_scores::table.select((id, score)).into_boxed();
-    if let Some(among) = among {
-        q = q.filter(id.eq_any(among.to_vec()));
+) -> Result<Vec<(i32, SortValue)>, AppError> {
+    let limit = limit as i64;
+    match beside {
+        Beside::Score => {
+            let (score, id) = (contact_scores::score, contact_scores::contact_id);
+            let mut q = contact_scores::table.select((id, score)).into_boxed();
+            if let Some(among) = among {
+                q = q.filter(id.eq_any(among.to_vec()));
+            }
+            let after = match after {
+                None => None,
+                Some((SortValue::Int(v), after_id)) => Some((*v, after_id)),
+                Some(_) => return Err(out_of_date()),
+            };
+            let q = keyset_on!(q, score, id, after, asc);
+            Ok(q.limit(limit)
+                .load::<(i32, i32)>(conn)?
+                .into_iter()
+                .map(|(id, v)| (id, SortValue::Int(v)))
+                .collect())
+        }
+        Beside::AttrKey(attribute_id) => {
+            let (key, id) = (attr_values::value_key, attr_values::contact_id);
+            let mut q = attr_values::table
+                .filter(attr_values::attribute_id.eq(attribute_id))
+                .select((id, key))
+                .into_boxed();
+            if let Some(among) = among {
+                q = q.filter(id.eq_any(among.to_vec()));
+            }
+            let after = match after {
+                None => None,
+                Some((SortValue::Text(v), after_id)) => Some((v.clone(), after_id)),
+                Some(_) => return Err(out_of_date()),
+            };
+            let q = keyset_on!(q, key, id, after, asc);
+            Ok(q.limit(limit)
+                .load::<(i32, String)>(conn)?
+                .into_iter()
+                .map(|(id, v)| (id, SortValue::Text(v)))
+                .collect())
+        }
+        Beside::AttrNumber(attribute_id) => {
+            let (number, id) = (attr_values::value_number.assume_not_null(), attr_values::contact_id);
+            let mut q = attr_values::table
+                .filter(attr_values::attribute_id.eq(attribute_id))
+                .filter(attr_values::value_number.is_not_null())
+                .select((id, number))
+                .into_boxed();
+            if let Some(among) = among {
+                q = q.filter(id.eq_any(among.to_vec()));
+            }
+            let after = match after {
+                None => None,
+                Some((SortValue::Num(v), after_id)) => Some((*v, after_id)),
+                Some(_) => return Err(out_of_date()),
+            };
+            let q = keyset_on!(q, number, id, after, asc);
+            Ok(q.limit(limit)
+                .load::<(i32, f64)>(conn)?
+                .into_iter()
+                .map(|(id, v)| (id, SortValue::Num(v)))
+                .collect())
+        }
     }
-    if let Some((v, after_id)) = after {
-        q = if asc {
-            q.filter(score.gt(v).or(score.eq(v).and(id.gt(after_id))))
-        } else {
-            q.filter(score.lt(v).or(score.eq(v).and(id.lt(after_id))))
-        };
-    }
-    q = if asc {
-        q.order((score.asc(), id.asc()))
-    } else {
-        q.order((score.desc(), id.desc()))
-    };
-    Ok(q.limit(limit as i64).load(conn)?)
 }
 
 fn load(conn: &mut AnyConnection, q: Query, limit: usize) -> Result<Vec<Contact>, AppError> {
@@ -1069,7 +1264,7 @@ fn read(
     let asc = (query.order == Order::Asc) != backward;
     let cursor = query.cursor.as_ref();
     let base = || filtered(conn, query, resolved, me, calling_code);
-    let q = match (query.sort, cursor.map(|c| (&c.value, c.id))) {
+    let q = match (&query.sort, cursor.map(|c| (&c.value, c.id))) {
         (SortKey::Status, _) => {
             let segments: Vec<Segment> = LeadStatus::PIPELINE_ORDER
                 .into_iter()
@@ -1083,6 +1278,16 @@ fn read(
             };
             return read_segments(conn, query, resolved, me, calling_code, limit, asc, &segments, after);
         }
+        (SortKey::Owner, _) => {
+            let segments = owner_segments(conn, query, me)?;
+            let after = match cursor.map(|c| (&c.value, c.id)) {
+                None => None,
+                Some((SortValue::Int(owner_id), id)) => Some((Segment::Owner(Some(*owner_id)), id)),
+                Some((SortValue::Null, id)) => Some((Segment::Owner(None), id)),
+                Some(_) => return Err(out_of_date()),
+            };
+            return read_segments(conn, query, resolved, me, calling_code, limit, asc, &segments, after);
+        }
         (SortKey::Name, None) => keyset!(base(), contacts::name, None::<(String, i32)>, asc),
         (SortKey::Name, Some((SortValue::Text(v), id))) => {
             keyset!(base(), contacts::name, Some((v.clone(), id)), asc)
@@ -1091,7 +1296,7 @@ fn read(
         (SortKey::Created, Some((SortValue::Time(v), id))) => {
             keyset!(base(), contacts::created_at, Some((*v, id)), asc)
         }
-        (SortKey::Activity | SortKey::Score, _) => {
+        (SortKey::Activity | SortKey::Score | SortKey::Attr(_), _) => {
             return read_nulls_last(conn, query, resolved, me, calling_code, limit, asc, backward)
         }
         _ => return Err(out_of_date()),
@@ -1105,19 +1310,57 @@ fn out_of_date() -> AppError {
     AppError::bad_request("The page link is out of date; start again from the first page.")
 }
 
-/// One part of a sort read segment by segment: the contacts with one status.
+/// Whether the query filters by more than status and owner (whose index the
+/// segment walks use): by a search, a label, an attribute, an exact field
+/// or the quiet rule.
+fn narrowed(query: &ContactQuery) -> bool {
+    !query.q.trim().is_empty()
+        || !query.labels.is_empty()
+        || !query.attrs.is_empty()
+        || query.email.is_some()
+        || query.phone.is_some()
+        || query.identifier.is_some()
+        || query.quiet_days.is_some()
+}
+
+/// One part of a sort read segment by segment: the contacts with one
+/// status, or of one owner (`None`: unassigned).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Segment {
     Status(i32),
+    Owner(Option<i32>),
 }
 
-/// The sorts whose order is not a column's (status in pipeline order), read
-/// as a walk over their few segments in that order, each segment in ID
-/// order through an index on (status, id), as `read_nulls_last` walks its
-/// two. An index on a `CASE` over the status would serve the status sort
-/// too, but needs a migration on both backends and a cursor of rank and ID
-/// all the same; seven index range reads cost about what one does, and stay
-/// index-served at any depth. `segments` are in ascending order; reading descending (or
+/// The owner sort's segments in ascending order: each owner by name,
+/// ignoring case (the same order on both backends, whatever PostgreSQL's
+/// collation), owners of the same name by user ID, then the unassigned.
+/// Every user is a segment, disabled ones too (they may still hold
+/// contacts): a team has tens, and an empty segment costs one index probe.
+fn owner_segments(conn: &mut AnyConnection, query: &ContactQuery, me: i32) -> Result<Vec<Segment>, AppError> {
+    Ok(match query.owner.unwrap_or(OwnerFilter::All) {
+        OwnerFilter::Me => vec![Segment::Owner(Some(me))],
+        OwnerFilter::User(id) => vec![Segment::Owner(Some(id))],
+        OwnerFilter::Nobody => vec![Segment::Owner(None)],
+        OwnerFilter::All => {
+            let mut owners: Vec<(i32, String)> = users::table.select((users::id, users::name)).load(conn)?;
+            owners.sort_by_cached_key(|(id, name)| (name.to_lowercase(), *id));
+            owners
+                .into_iter()
+                .map(|(id, _)| Segment::Owner(Some(id)))
+                .chain([Segment::Owner(None)])
+                .collect()
+        }
+    })
+}
+
+/// The sorts whose order is not a column's (status in pipeline order,
+/// owner by name), read as a walk over their few segments in that order,
+/// each segment in ID order through an index on (status or owner, id), as
+/// `read_nulls_last` walks its two. An index on a `CASE` over the status
+/// would serve the status sort too, but needs a migration on both backends
+/// and a cursor of rank and ID all the same, and owner names live in
+/// another table; seven (or a few tens of) index range reads cost about
+/// what one does, and stay index-served at any depth. `segments` are in ascending order; reading descending (or
 /// backwards from an ascending cursor) walks them from the end, IDs
 /// descending. `after` is the cursor's segment and ID.
 #[allow(clippy::too_many_arguments)]
@@ -1143,6 +1386,44 @@ fn read_segments(
             None => return Err(out_of_date()),
         },
     };
+    // A search or a label or attribute filter would be evaluated again for
+    // every segment (tens, for owners). When it leaves few contacts, read
+    // them once and order them here instead.
+    if narrowed(query) {
+        let few: Vec<(i32, i32, Option<i32>)> = filtered(conn, query, resolved, me, calling_code)
+            .select((contacts::id, contacts::status_id, contacts::owner_id))
+            .limit(SCORED_FEW as i64 + 1)
+            .load(conn)?;
+        if few.len() <= SCORED_FEW {
+            // (place of the segment in the walk, ID in the reading direction)
+            let mut placed: Vec<(usize, i64, i32)> = few
+                .into_iter()
+                .filter_map(|(id, status_id, owner_id)| {
+                    let segment = match walk.first() {
+                        Some(Segment::Owner(_)) => Segment::Owner(owner_id),
+                        _ => Segment::Status(status_id),
+                    };
+                    let place = walk.iter().position(|s| *s == segment)?;
+                    Some((place, if asc { i64::from(id) } else { -i64::from(id) }, id))
+                })
+                .filter(|(place, directed, _)| match after_id {
+                    None => *place >= start,
+                    Some(after) => {
+                        let after = if asc { i64::from(after) } else { -i64::from(after) };
+                        *place > start || (*place == start && *directed > after)
+                    }
+                })
+                .collect();
+            placed.sort_unstable();
+            let ids: Vec<i32> = placed.into_iter().take(limit).map(|(_, _, id)| id).collect();
+            let mut found: Vec<Contact> = contacts::table
+                .filter(contacts::id.eq_any(&ids))
+                .select(Contact::as_select())
+                .load(conn)?;
+            found.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
+            return Ok(found);
+        }
+    }
     let mut rows = Vec::new();
     for segment in &walk[start..] {
         if rows.len() >= limit {
@@ -1151,6 +1432,8 @@ fn read_segments(
         let base = filtered(conn, query, resolved, me, calling_code);
         let base = match *segment {
             Segment::Status(status_id) => base.filter(contacts::status_id.eq(status_id)),
+            Segment::Owner(Some(owner_id)) => base.filter(contacts::owner_id.eq(owner_id)),
+            Segment::Owner(None) => base.filter(contacts::owner_id.is_null()),
         };
         let q = match (after_id.take(), asc) {
             (Some(id), true) => base.filter(contacts::id.gt(id)).order(contacts::id.asc()),
@@ -1163,11 +1446,12 @@ fn read_segments(
     Ok(rows)
 }
 
-/// The sorts on a nullable column (last activity, lead score) with the
-/// NULLs (never active, not scored) last in either order, as two
-/// index-ordered segments (with a value, then without) rather than one
-/// `ORDER BY … IS NULL` that no index can serve. The NULL segment is in ID
-/// order, the direction following the sort's.
+/// The sorts on a value some contacts lack (last activity, lead score, a
+/// custom attribute) with those contacts (never active, not scored, no
+/// value) last in either order, as two index-ordered segments (with a
+/// value, then without) rather than one `ORDER BY … IS NULL` that no index
+/// can serve. The segment without is in ID order, the direction following
+/// the sort's.
 #[allow(clippy::too_many_arguments)]
 fn read_nulls_last(
     conn: &mut AnyConnection,
@@ -1179,6 +1463,12 @@ fn read_nulls_last(
     asc: bool,
     backward: bool,
 ) -> Result<Vec<Contact>, AppError> {
+    // Where the values live: on the contact's row (activity) or beside it.
+    let beside = match &query.sort {
+        SortKey::Score => Some(Beside::Score),
+        SortKey::Attr(_) => Some(resolved.sort_by.ok_or_else(out_of_date)?),
+        _ => None,
+    };
     let cursor = query.cursor.as_ref();
     let cursor_valued = cursor.map(|c| c.value != SortValue::Null);
     // Reading forwards: rows with a value, then those without; backwards,
@@ -1190,23 +1480,19 @@ fn read_nulls_last(
         (true, None | Some(false)) => &[false, true],
     };
     let mut rows = Vec::new();
-    for (i, &valued) in segments.iter().enumerate() {
+    for (i, &valued_segment) in segments.iter().enumerate() {
         if rows.len() >= limit {
             break;
         }
         let after = if i == 0 { cursor.map(|c| (&c.value, c.id)) } else { None };
         let base = filtered(conn, query, resolved, me, calling_code);
-        let q = match (query.sort, valued) {
-            (SortKey::Score, true) => {
-                let after = match after {
-                    Some((SortValue::Int(v), id)) => Some((*v, id)),
-                    _ => None,
-                };
+        let q = match (beside, valued_segment) {
+            (Some(beside), true) => {
                 let base = |c: &AnyConnection| filtered(c, query, resolved, me, calling_code);
-                rows.extend(scored(conn, base, after, asc, limit - rows.len())?);
+                rows.extend(valued(conn, base, beside, after, asc, limit - rows.len())?);
                 continue;
             }
-            (_, true) => {
+            (None, true) => {
                 let base = base.filter(contacts::last_activity_at.is_not_null());
                 let activity = contacts::last_activity_at.assume_not_null();
                 match after {
@@ -1214,13 +1500,10 @@ fn read_nulls_last(
                     _ => keyset!(base, activity, None::<(NaiveDateTime, i32)>, asc),
                 }
             }
-            (sort, false) => {
-                let base = if sort == SortKey::Score {
-                    base.filter(sql::<Bool>(
-                        "NOT EXISTS (SELECT 1 FROM contact_scores WHERE contact_scores.contact_id = contacts.id)",
-                    ))
-                } else {
-                    base.filter(contacts::last_activity_at.is_null())
+            (beside, false) => {
+                let base = match beside {
+                    Some(beside) => base.filter(beside.held(false)),
+                    None => base.filter(contacts::last_activity_at.is_null()),
                 };
                 match (after.map(|(_, id)| id), asc) {
                     (Some(id), true) => base.filter(contacts::id.gt(id)).order(contacts::id.asc()),
@@ -1235,6 +1518,25 @@ fn read_nulls_last(
     Ok(rows)
 }
 
+/// Finds the attribute an `attr.<key>` sort names, and how its values
+/// compare; an unknown key is the caller's mistake (4xx), said in a sentence.
+fn resolve_sort(conn: &mut AnyConnection, query: &ContactQuery, resolved: &mut Resolved) -> Result<(), AppError> {
+    if let SortKey::Attr(key) = &query.sort {
+        let defs = attributes::definitions(conn)?;
+        let def = defs.iter().find(|d| &d.key == key).ok_or_else(|| {
+            AppError::field(
+                "sort",
+                format!("cannot sort by attr.{key}: there is no custom attribute \"{key}\""),
+            )
+        })?;
+        resolved.sort_by = Some(match def.kind {
+            attributes::Kind::Number => Beside::AttrNumber(def.id),
+            _ => Beside::AttrKey(def.id),
+        });
+    }
+    Ok(())
+}
+
 /// One page of contacts (`PAGE_SIZE` rows) for `me`.
 pub fn page(
     conn: &mut AnyConnection,
@@ -1243,7 +1545,8 @@ pub fn page(
     calling_code: u16,
     size: usize,
 ) -> Result<ContactPage, AppError> {
-    let resolved = resolve(conn, query)?;
+    let mut resolved = resolve(conn, query)?;
+    resolve_sort(conn, query, &mut resolved)?;
     if resolved.impossible {
         return Ok(ContactPage {
             rows: Vec::new(),
@@ -1258,8 +1561,17 @@ pub fn page(
     if backward {
         rows.reverse();
     }
-    let first = rows.first().map(|c| Cursor::of(c, query.sort, true).encode());
-    let last = rows.last().map(|c| Cursor::of(c, query.sort, false).encode());
+    // An attribute's value is not on the contact's row: read the two the
+    // cursors need.
+    let mut cursor_of = |c: &Contact, backward: bool| -> Result<String, AppError> {
+        let value = match (&query.sort, resolved.sort_by) {
+            (SortKey::Attr(_), Some(beside)) => Some(beside.value_of(conn, c.id)?),
+            _ => None,
+        };
+        Ok(Cursor::of(c, &query.sort, value, backward).encode())
+    };
+    let first = rows.first().map(|c| cursor_of(c, true)).transpose()?;
+    let last = rows.last().map(|c| cursor_of(c, false)).transpose()?;
     let (prev, next) = if backward {
         (if more { first } else { None }, last)
     } else {
@@ -1374,14 +1686,7 @@ pub fn total_capped(
     calling_code: u16,
     cap: i64,
 ) -> Result<ListTotal, AppError> {
-    let kept_counts_answer = query.q.trim().is_empty()
-        && query.labels.is_empty()
-        && query.attrs.is_empty()
-        && query.email.is_none()
-        && query.phone.is_none()
-        && query.identifier.is_none()
-        && query.quiet_days.is_none();
-    if kept_counts_answer {
+    if !narrowed(query) {
         let counts = status_counts_in(conn, query.owner.unwrap_or(OwnerFilter::All), me)?;
         let n = counts
             .into_iter()
@@ -1533,14 +1838,28 @@ mod tests {
             id: 7,
         };
         assert_eq!(Cursor::decode(&c.encode()), Ok(c.clone()));
-        assert!(c.fits(SortKey::Score) && c.fits(SortKey::Activity) && !c.fits(SortKey::Name));
+        assert!(c.fits(&SortKey::Score) && c.fits(&SortKey::Activity) && !c.fits(&SortKey::Name));
+        assert!(c.fits(&SortKey::Owner) && c.fits(&SortKey::Attr("plan".into())));
         let c = Cursor {
             backward: false,
             value: SortValue::Int(734),
             id: 9,
         };
         assert_eq!(Cursor::decode(&c.encode()), Ok(c.clone()));
-        assert!(c.fits(SortKey::Score) && !c.fits(SortKey::Activity));
+        assert!(c.fits(&SortKey::Score) && !c.fits(&SortKey::Activity));
+        assert!(c.fits(&SortKey::Owner) && !c.fits(&SortKey::Attr("plan".into())));
+        for n in [0.1 + 0.2, -12.5, 1e300, 0.0] {
+            let c = Cursor {
+                backward: false,
+                value: SortValue::Num(n),
+                id: 3,
+            };
+            assert_eq!(Cursor::decode(&c.encode()), Ok(c.clone()));
+            assert!(c.fits(&SortKey::Attr("budget".into())) && !c.fits(&SortKey::Score));
+        }
+        for junk in ["f1:rzz", "f1:r7ff0000000000000", "f1:r+fffffffffffffff", "f1:r0"] {
+            assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode(junk)).is_err(), "{junk}");
+        }
         assert!(Cursor::decode("!!!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x1:i1")).is_err());
     }
@@ -1562,7 +1881,22 @@ mod tests {
         assert!(ContactQuery::parse([("status", "9")]).is_err());
         assert!(ContactQuery::parse([("sort", "password_hash")]).is_err());
         assert_eq!(ContactQuery::parse([("sort", "score")]).unwrap().sort, SortKey::Score);
-        assert!(SortKey::parse("scores").unwrap_err().contains("activity or score"));
+        assert!(SortKey::parse("scores").unwrap_err().contains("owner or attr.<key>"));
+        assert_eq!(ContactQuery::parse([("sort", "owner")]).unwrap().sort, SortKey::Owner);
+        let q = ContactQuery::parse([("sort", "attr.plan"), ("order", "asc")]).unwrap();
+        assert_eq!(q.sort, SortKey::Attr("plan".into()));
+        let pairs = q.to_pairs();
+        assert!(pairs.contains(&("sort".into(), "attr.plan".into())));
+        assert_eq!(
+            ContactQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            Ok(q)
+        );
+        assert!(SortKey::parse("attr.").is_err());
+        assert_eq!(SortKey::parse_api("owner"), Ok(SortKey::Owner));
+        assert!(SortKey::parse_api("attr.plan")
+            .unwrap_err()
+            .contains("activity, score or owner)"));
+        assert!(SortKey::parse(&format!("attr.{}", "k".repeat(65))).is_err());
         assert!(ContactQuery::parse([("owner", "boss")]).is_err());
     }
 

@@ -127,9 +127,11 @@ pub struct ListParams {
     /// `attr.<key>.from=<value>`, `attr.<key>.to=<value>`.
     #[param(rename = "attr.<key>")]
     attr: Option<String>,
-    /// `activity` (default), `status`, `name`, `created`, or `score` (the
-    /// lead score). Contacts without activity, or without a score, come last
-    /// in either order.
+    /// `activity` (default), `status` (in pipeline order: New, Reach,
+    /// Qualified, Negotiating, Won, then Unqualified, Lost), `name`,
+    /// `created`, `score` (the lead score) or `owner` (the owner's name,
+    /// unassigned last ascending, first descending). Contacts without
+    /// activity, or without a score, come last in either order.
     #[param(inline)]
     sort: Option<crate::service::listing::SortKey>,
     /// `asc` or `desc` (default).
@@ -210,7 +212,7 @@ fn list_query(raw: &str, state: &AppState) -> Result<(ContactQuery, usize), ApiE
                     ),
                 })
             }
-            "sort" => query.sort = SortKey::parse(&value).map_err(|e| invalid("sort", e))?,
+            "sort" => query.sort = SortKey::parse_api(&value).map_err(|e| invalid("sort", e))?,
             "order" => query.order = Order::parse(&value).map_err(|e| invalid("order", e))?,
             "limit" => {
                 limit = value
@@ -223,7 +225,7 @@ fn list_query(raw: &str, state: &AppState) -> Result<(ContactQuery, usize), ApiE
             _ => {}
         }
     }
-    if query.cursor.as_ref().is_some_and(|c| !c.fits(query.sort)) {
+    if query.cursor.as_ref().is_some_and(|c| !c.fits(&query.sort)) {
         return Err(invalid(
             "cursor",
             "belongs to another sort order; start again without it",
