@@ -1162,6 +1162,58 @@ async fn a_deleted_note_comes_back_with_undo() {
 
 // ==================================================================== list
 
+/// Every column shown is a sort link, ascending on the first click and
+/// descending on the second, owner and custom columns included.
+#[actix_web::test]
+async fn every_column_header_sorts_ascending_first() {
+    let app = app_as_admin().await;
+    let res = app
+        .submit(
+            "/settings/attributes",
+            "/settings/attributes",
+            &[
+                ("key", "plan"),
+                ("display_name", "Plan"),
+                ("type", "list"),
+                ("options", "gold\nsilver"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app.contact_id(&[("name", "Ana"), ("custom.plan", "silver")]).await;
+    app.contact_id(&[("name", "Bo"), ("custom.plan", "gold")]).await;
+    let html = list_page(&app, "/contacts?owner=all&cols=plan").await;
+    // A header's text, without the current sort's arrow.
+    let header = |html: &str, label: &str| {
+        let doc = Html::parse_document(html);
+        doc.select(&sel("table.contacts thead th a"))
+            .find(|e| text_of(*e).trim_end_matches(['▲', '▼', ' ']) == label)
+            .and_then(|e| e.value().attr("href").map(str::to_string))
+    };
+    for (label, sort) in [
+        ("Name", "name"),
+        ("Status", "status"),
+        ("Owner", "owner"),
+        ("Last activity", "activity"),
+        ("Created", "created"),
+        ("Lead score", "score"),
+        ("Plan", "attr.plan"),
+    ] {
+        let href = header(&html, label).unwrap_or_else(|| panic!("{label} is a sort link"));
+        assert!(
+            href.contains(&format!("sort={}&order=asc", sort.replace('.', "."))),
+            "{label} sorts ascending first: {href}"
+        );
+    }
+    // Sorted by plan: gold before silver; the header now offers descending.
+    let href = header(&html, "Plan").unwrap();
+    let sorted = list_page(&app, &href).await;
+    assert_eq!(listed_names(&sorted), ["Bo", "Ana"]);
+    let again = attr_where(&sorted, "table.contacts thead th a", "Plan ▲", "href").expect("the arrow shows");
+    assert!(again.contains("order=desc"), "{again}");
+    assert_eq!(listed_names(&list_page(&app, &again).await), ["Ana", "Bo"]);
+}
+
 /// The list says how many it holds ("1–50 of 120"), counts its chips within
 /// the scope it shows, and keeps the search across scope tabs.
 #[actix_web::test]

@@ -218,16 +218,20 @@ fn position(pairs: &[(String, String)]) -> usize {
 }
 
 /// What each sortable column sorts by, with its header and class.
-fn sortable_columns(columns: &[(String, String)]) -> Vec<(Option<SortKey>, String, &'static str)> {
+fn sortable_columns(columns: &[(String, String)]) -> Vec<(SortKey, String, &'static str)> {
     let mut all = vec![
-        (Some(SortKey::Name), "Name".to_string(), ""),
-        (Some(SortKey::Status), "Status".to_string(), ""),
-        (None, "Owner".to_string(), ""),
-        (Some(SortKey::Activity), "Last activity".to_string(), ""),
-        (Some(SortKey::Created), "Created".to_string(), "created"),
-        (Some(SortKey::Score), "Lead score".to_string(), ""),
+        (SortKey::Name, "Name".to_string(), ""),
+        (SortKey::Status, "Status".to_string(), ""),
+        (SortKey::Owner, "Owner".to_string(), ""),
+        (SortKey::Activity, "Last activity".to_string(), ""),
+        (SortKey::Created, "Created".to_string(), "created"),
+        (SortKey::Score, "Lead score".to_string(), ""),
     ];
-    all.extend(columns.iter().map(|(_, name)| (None, name.clone(), "")));
+    all.extend(
+        columns
+            .iter()
+            .map(|(key, name)| (SortKey::Attr(key.clone()), name.clone(), "")),
+    );
     all
 }
 
@@ -237,15 +241,6 @@ fn sort_links(query: &ContactQuery, columns: &[(String, String)]) -> Vec<SortLin
     sortable_columns(columns)
         .into_iter()
         .map(|(key, label, class)| {
-            let Some(key) = key else {
-                return SortLink {
-                    label,
-                    href: String::new(),
-                    arrow: "",
-                    aria: "none",
-                    class,
-                };
-            };
             let current = query.sort == key;
             let next_order = if current && query.order == Order::Asc {
                 Order::Desc
@@ -279,16 +274,16 @@ fn sort_links(query: &ContactQuery, columns: &[(String, String)]) -> Vec<SortLin
 fn sort_options(query: &ContactQuery, columns: &[(String, String)]) -> Vec<SortOption> {
     let mut options = Vec::new();
     for (key, label, _) in sortable_columns(columns) {
-        let Some(key) = key else { continue };
         let (up, down) = match key {
-            SortKey::Name => ("A–Z", "Z–A"),
+            SortKey::Name | SortKey::Owner => ("A–Z", "Z–A"),
             SortKey::Status => ("pipeline order", "pipeline order, reversed"),
             SortKey::Activity | SortKey::Created => ("oldest first", "newest first"),
             SortKey::Score => ("lowest first", "highest first"),
+            SortKey::Attr(_) => ("ascending", "descending"),
         };
         for (order, words) in [(Order::Asc, up), (Order::Desc, down)] {
             options.push(SortOption {
-                value: format!("{}:{}", key.as_str(), order.as_str()),
+                value: format!("{}:{}", key.as_param(), order.as_str()),
                 label: format!("{label}, {words}"),
                 selected: query.sort == key && query.order == order,
             });
@@ -301,7 +296,7 @@ fn sort_options(query: &ContactQuery, columns: &[(String, String)]) -> Vec<SortO
 /// list's own `sort` and `order`, so the list's URLs stay interface.md's.
 fn chosen_sort(pairs: &[(String, String)]) -> Option<(String, String)> {
     let value = pairs.iter().find(|(k, _)| k == "sort_by")?.1.clone();
-    let (sort, order) = value.split_once(':')?;
+    let (sort, order) = value.rsplit_once(':')?;
     Some((sort.to_string(), order.to_string()))
 }
 
