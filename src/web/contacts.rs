@@ -293,7 +293,7 @@ fn sort_options(query: &ContactQuery, columns: &[(String, String)]) -> Vec<SortO
 }
 
 /// The phone's sort control sends `sort_by=KEY:ORDER`; it becomes the
-/// list's own `sort` and `order`, so the list's URLs stay interface.md's.
+/// list's own `sort` and `order`, so the list's URLs stay the documented ones.
 fn chosen_sort(pairs: &[(String, String)]) -> Option<(String, String)> {
     let value = pairs.iter().find(|(k, _)| k == "sort_by")?.1.clone();
     let (sort, order) = value.rsplit_once(':')?;
