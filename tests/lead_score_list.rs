@@ -159,7 +159,10 @@ async fn the_list_offers_the_lead_score_sort_and_shows_the_score() {
         .find(|a| a.text().collect::<String>().contains("Lead score"))
         .expect("a Lead score column header");
     let href = header.value().attr("href").expect("href");
-    assert!(href.contains("sort=score") && href.contains("order=desc"), "{href}");
+    assert!(
+        href.contains("sort=score") && href.contains("order=asc"),
+        "every header sorts ascending on the first click: {href}"
+    );
     let cells: Vec<String> = doc
         .select(&sel("table.contacts tbody td[data-label=\"Lead score\"]"))
         .map(|td| td.text().collect::<String>().trim().to_string())

@@ -409,7 +409,15 @@ async fn an_agent_sets_and_clears_a_follow_up_on_the_contact_page() {
     assert_eq!(stored.unwrap().to_string(), "2030-01-02 01:30:00");
     let (_, html) = client.page(&page).await;
     assert!(html.contains("Follow up 2 Jan 2030, 09:30"), "{html}");
-    assert!(html.contains("value=\"2030-01-02T09:30\""));
+    assert!(
+        html.contains("value=\"2 Jan 2030, 09:30\""),
+        "the field holds it in the team's format"
+    );
+    // The pages' own format is read back as typed.
+    let res = client.submit(&page, &action, &[("at", "3 Jan 2030, 14:00")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = client.page(&page).await;
+    assert!(html.contains("Follow up 3 Jan 2030, 14:00"), "{html}");
     let (_, queue) = client.page("/follow-ups").await;
     assert!(queue.contains("2 Jan 2030, 09:30"), "the queue shows it too");
 

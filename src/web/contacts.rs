@@ -444,7 +444,8 @@ pub async fn list(
     };
     let all_label = match total {
         ListTotal::Exact(all) => thousands(all as usize),
-        ListTotal::AtLeast(cap) => format!("more than {}", thousands(cap as usize)),
+        // "Apply to all 10,000+ matching": the count stopped at the cap.
+        ListTotal::AtLeast(cap) => format!("{}+", thousands(cap as usize)),
     };
     let cursor_href = |token: &str, at: usize| {
         listing::Cursor::decode(token).ok().map(|c| {
