@@ -219,6 +219,24 @@ async fn a_count_past_the_cap_says_more_than_the_cap() {
         // whatever the cap.
         assert_eq!(count(c, &[("status", "new")], 5), ListTotal::Exact(8));
         assert_eq!(count(c, &[("owner", "none")], 5), ListTotal::Exact(8));
+        // The search index still holds trashed contacts: with 3 of the 8 in
+        // the trash, 5 are live, which is not more than a cap of 5…
+        for id in &ids[..3] {
+            trash::delete(c, &t.lead, *id).unwrap();
+        }
+        assert_eq!(
+            count(c, &[("q", "capped")], 5),
+            ListTotal::Exact(5),
+            "the trash is not counted"
+        );
+        assert_eq!(count(c, &[("q", "capped")], 4), ListTotal::AtLeast(4));
+        // …and one more live match is.
+        create(&t.app, &t.lead, "Capped 8", LeadStatus::New, None, &[]);
+        assert_eq!(count(c, &[("q", "capped")], 5), ListTotal::AtLeast(5));
+        assert_eq!(count(c, &[("q", "capped")], 6), ListTotal::Exact(6));
+        for id in &ids[..3] {
+            trash::restore(c, &t.lead, *id).unwrap();
+        }
         assert_eq!(COUNT_CAP, 10_000);
         // A bad filter is the caller's mistake (4xx), not a server error.
         let err = listing::total(c, &query(&[("attr.nothing", "x")]), me, CALLING_CODE).unwrap_err();
