@@ -342,6 +342,8 @@ struct Resolved {
     impossible: bool,
     /// Where an `attr.<key>` sort's values are (see [`resolve_sort`]).
     sort_by: Option<Beside>,
+    /// Whether the search's long words match many contacts (SQLite).
+    search: Reach,
 }
 
 /// How a filter joins the list, on SQLite.
@@ -483,9 +485,24 @@ fn reach(matches: usize) -> Reach {
     }
 }
 
-fn resolve(conn: &mut AnyConnection, query: &ContactQuery) -> Result<Resolved, AppError> {
+fn resolve(conn: &mut AnyConnection, query: &ContactQuery, calling_code: u16) -> Result<Resolved, AppError> {
     let sqlite = matches!(conn, AnyConnection::Sqlite(_));
     let mut resolved = Resolved::default();
+    if sqlite {
+        // As for labels: at most BROAD + 1 entries of the search index read.
+        let words = search_words(&query.q, calling_code);
+        let long: Vec<&Word> = words.iter().filter(|w| w.text.chars().count() >= 3).collect();
+        if !long.is_empty() {
+            let n = diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ? LIMIT ?)",
+            )
+            .bind::<Text, _>(fts_all(&long))
+            .bind::<diesel::sql_types::BigInt, _>(BROAD + 1)
+            .get_result::<Counted>(conn)?
+            .n;
+            resolved.search = reach(n as usize);
+        }
+    }
     if !query.labels.is_empty() {
         let (found, missing) = labels::resolve(conn, &query.labels)?;
         resolved.impossible = !missing.is_empty();
@@ -774,6 +791,36 @@ fn with_resolved(sqlite: bool, mut q: Query, resolved: &Resolved) -> Query {
     q
 }
 
+/// One long word of a broad search, checked on the contact's own row: in
+/// its name, e-mail, identifier or phone, as the search index would.
+fn word_on_row(word: &Word) -> Predicate {
+    if !word.text.is_ascii() {
+        return Box::new(
+            sql::<Bool>("EXISTS (SELECT 1 FROM contacts_search WHERE contacts_search MATCH ")
+                .bind::<Text, _>(fts_all(&[word]))
+                .sql(" AND rowid = contacts.id)"),
+        );
+    }
+    let pattern = format!("%{}%", escape_like(&word.text));
+    let email = contacts::email.assume_not_null();
+    let identifier = contacts::identifier.assume_not_null();
+    let phone = contacts::phone.assume_not_null();
+    let by_text = contacts::name
+        .like(pattern.clone())
+        .escape('\\')
+        .or(email.like(pattern.clone()).escape('\\'))
+        .or(identifier.like(pattern.clone()).escape('\\'))
+        .or(phone.like(pattern).escape('\\'));
+    match &word.phone {
+        Some((digits, international)) => Box::new(
+            by_text
+                .or(phone.like(format!("%{digits}%")))
+                .or(phone.like(format!("%{international}%"))),
+        ),
+        None => Box::new(by_text),
+    }
+}
+
 fn filtered(conn: &AnyConnection, query: &ContactQuery, resolved: &Resolved, me: i32, calling_code: u16) -> Query {
     let sqlite = matches!(conn, AnyConnection::Sqlite(_));
     // Trashed contacts are nobody's list (see `trash`).
@@ -820,12 +867,21 @@ fn filtered(conn: &AnyConnection, query: &ContactQuery, resolved: &Resolved, me:
         // characters or more without a scan, ignoring case in any script: the
         // long words go to it as one query, every word's phrase ANDed.
         let long: Vec<&Word> = words.iter().filter(|w| w.text.chars().count() >= 3).collect();
-        if !long.is_empty() {
+        if !long.is_empty() && resolved.search == Reach::Narrow {
             q = q.filter(
                 sql::<Bool>("contacts.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ")
                     .bind::<Text, _>(fts_all(&long))
                     .sql(")"),
             );
+        } else {
+            // A broad search ("bin", in half the names): SQLite would build
+            // the set of every match before the page could start. Checked on
+            // each row instead, the sorted walk stops after one page. LIKE
+            // ignores case only in ASCII, so other words ask the search
+            // index about this one row.
+            for word in long {
+                q = q.filter(word_on_row(word));
+            }
         }
         // One- and two-character words, which trigrams cannot serve: LIKE on
         // the contact's row (SQLite's LIKE ignores ASCII case), checked only
@@ -1545,7 +1601,7 @@ pub fn page(
     calling_code: u16,
     size: usize,
 ) -> Result<ContactPage, AppError> {
-    let mut resolved = resolve(conn, query)?;
+    let mut resolved = resolve(conn, query, calling_code)?;
     resolve_sort(conn, query, &mut resolved)?;
     if resolved.impossible {
         return Ok(ContactPage {
@@ -1599,7 +1655,7 @@ pub fn each_batch(
     size: usize,
     mut each: impl FnMut(&mut AnyConnection, Vec<Contact>) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
-    let resolved = resolve(conn, query)?;
+    let resolved = resolve(conn, query, calling_code)?;
     if resolved.impossible {
         return Ok(());
     }
@@ -1630,7 +1686,7 @@ pub fn matching_ids(
     me: i32,
     calling_code: u16,
 ) -> Result<Vec<i32>, AppError> {
-    let resolved = resolve(conn, query)?;
+    let resolved = resolve(conn, query, calling_code)?;
     if resolved.impossible {
         return Ok(Vec::new());
     }
@@ -1641,7 +1697,7 @@ pub fn matching_ids(
 /// How many contacts `query` matches (the pipeline's stale counts, so they
 /// count exactly what their links list).
 pub fn count(conn: &mut AnyConnection, query: &ContactQuery, me: i32, calling_code: u16) -> Result<i64, AppError> {
-    let resolved = resolve(conn, query)?;
+    let resolved = resolve(conn, query, calling_code)?;
     if resolved.impossible {
         return Ok(0);
     }
@@ -1650,17 +1706,17 @@ pub fn count(conn: &mut AnyConnection, query: &ContactQuery, me: i32, calling_co
 }
 
 /// The most contacts the list counts one by one: beyond it the page says
-/// "more than 10,000". A count walks every matching index entry, so an
+/// "more than 1,000". A count walks every matching index entry, so an
 /// uncapped count of a broad search or filter would read a million rows on
 /// every page view.
-pub const COUNT_CAP: i64 = 10_000;
+pub const COUNT_CAP: i64 = 1_000;
 
 /// How many contacts the list's query matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListTotal {
     Exact(i64),
     /// More than this many (always the cap it was counted with:
-    /// `AtLeast(COUNT_CAP)` means "more than 10,000").
+    /// `AtLeast(COUNT_CAP)` means "more than 1,000").
     AtLeast(i64),
 }
 
@@ -1699,7 +1755,7 @@ pub fn total_capped(
     if search_alone_passes(conn, query, calling_code, cap)? {
         return Ok(ListTotal::AtLeast(cap));
     }
-    let resolved = resolve(conn, query)?;
+    let resolved = resolve(conn, query, calling_code)?;
     if resolved.impossible {
         return Ok(ListTotal::Exact(0));
     }
@@ -1722,7 +1778,7 @@ pub fn total_capped(
 /// The general count reads `contacts.id IN (<every match of the index>)`,
 /// and SQLite builds that whole set first: for a word in half the names
 /// ("bin") that is half a million rowids, over a second, to learn only that
-/// there are more than 10,000. The index read with a `LIMIT` stops early
+/// there are more than 1,000. The index read with a `LIMIT` stops early
 /// instead. It also holds the trashed contacts (they keep their rows until
 /// purged), so it must find more than `cap` plus every trashed contact to be
 /// sure; when it does not, the general count runs, over at most that many

@@ -444,7 +444,7 @@ pub async fn list(
     };
     let all_label = match total {
         ListTotal::Exact(all) => thousands(all as usize),
-        // "Apply to all 10,000+ matching": the count stopped at the cap.
+        // "Apply to all 1,000+ matching": the count stopped at the cap.
         ListTotal::AtLeast(cap) => format!("{}+", thousands(cap as usize)),
     };
     let cursor_href = |token: &str, at: usize| {

@@ -78,6 +78,10 @@ pub fn new_client() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
+        // Below the server's 5 s keep-alive: a connection idle while a test
+        // builds fixtures is not reused just as the server closes it (seen
+        // as hyper's IncompleteMessage under load).
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("client")
 }
