@@ -58,7 +58,7 @@ enum Command {
         #[command(subcommand)]
         command: DuplicatesCommand,
     },
-    /// Import contacts from a CSV file (product.md §6): checks the whole
+    /// Import contacts from a CSV file (docs/decisions.md, "Import"): checks the whole
     /// file, then writes it; prints `created N, updated N, skipped N,
     /// rejected N` as the last line.
     Import {

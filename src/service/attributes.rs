@@ -16,7 +16,7 @@ use crate::db::schema::{contact_attribute_values as values, custom_attributes as
 use crate::db::{write_transaction, AnyConnection};
 use crate::error::{AppError, FieldErrors};
 
-/// Names that contacts, imports and exports already use (product.md §2).
+/// Names that contacts, imports and exports already use (docs/decisions.md, "Custom attributes, labels and notes").
 pub const RESERVED_KEYS: &[&str] = &[
     "id",
     "name",

@@ -150,7 +150,7 @@ pub struct Outcome {
     pub spread: Vec<(i32, usize)>,
 }
 
-/// Refuses anyone below team lead (product.md §8).
+/// Refuses anyone below team lead (docs/decisions.md, "Roles").
 pub fn require(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_assign(), "run bulk actions")
 }

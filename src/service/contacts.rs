@@ -39,7 +39,7 @@ pub struct Contact {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_activity_at: Option<NaiveDateTime>,
-    /// When the owner means to follow up (product.md §7).
+    /// When the owner means to follow up (docs/decisions.md, "Pipeline insight").
     pub follow_up_at: Option<NaiveDateTime>,
     /// The lead score per mille, from the latest training; `None` when no
     /// model could be trained. Kept in `contact_scores` (migration 000015:

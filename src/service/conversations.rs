@@ -1,5 +1,5 @@
 //! Conversations and incoming messages: how the contact list fills up by
-//! itself when customers write in (product.md §5).
+//! itself when customers write in (docs/decisions.md, "Inboxes, conversations and messages").
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;

@@ -1,4 +1,4 @@
-//! Export (product.md §6): the filtered list as CSV in the import layout —
+//! Export (docs/decisions.md, "Export"): the filtered list as CSV in the import layout —
 //! `phone_number`, `status` by name, `owner` by e-mail, `labels`, custom
 //! attributes by key — plus the information columns import ignores, so an
 //! exported file imports again unchanged. Written batch by batch in ID
@@ -84,7 +84,7 @@ fn score(per_mille: i32) -> String {
     format!("{}.{:03}", per_mille / 1000, per_mille % 1000)
 }
 
-/// Leads and admins export (product.md §8).
+/// Leads and admins export (docs/decisions.md, "Roles").
 pub fn check_allowed(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_assign(), "export contacts")
 }

@@ -1,4 +1,4 @@
-//! Follow-up reminders and the follow-up queue (product.md §7): whom each
+//! Follow-up reminders and the follow-up queue (docs/decisions.md, "Pipeline insight"): whom each
 //! agent should talk to next, and why.
 //!
 //! The queue holds an agent's open contacts (New, Reach, Qualified,
@@ -40,7 +40,7 @@ pub const OPEN: [LeadStatus; 4] = [
 pub const QUEUE_SIZE: usize = 50;
 
 /// Sets (`Some`) or clears (`None`) a contact's follow-up reminder. Every
-/// role may: it is part of editing a contact (product.md §8). A personal
+/// role may: it is part of editing a contact (docs/decisions.md, "Roles"). A personal
 /// reminder, so it is not in the team's activity log.
 pub fn set(conn: &mut AnyConnection, contact_id: i32, at: Option<NaiveDateTime>) -> Result<(), AppError> {
     let changed = diesel::update(contacts::table.find(contact_id).filter(contacts::deleted_at.is_null()))

@@ -1,4 +1,4 @@
-//! Merging duplicates (product.md §4): contact B collapses into contact A in
+//! Merging duplicates (docs/decisions.md, "Merging duplicates"): contact B collapses into contact A in
 //! one transaction, and the merge log keeps what undo needs to give B back.
 //!
 //! The order inside a merge matters: B's rows move to A *before* B is

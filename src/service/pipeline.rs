@@ -1,4 +1,4 @@
-//! The pipeline page's figures (product.md §7): contacts per status, the
+//! The pipeline page's figures (docs/decisions.md, "Pipeline insight"): contacts per status, the
 //! conversion between stages over a period, the median time in each stage
 //! from the status history, and the stale leads of each rule.
 //!

@@ -1,4 +1,4 @@
-//! The trash (product.md §8): deleting a contact marks it `deleted_at` and
+//! The trash (docs/decisions.md, "Roles"): deleting a contact marks it `deleted_at` and
 //! keeps everything it had for [`KEEP_DAYS`] days, restorable by a team lead
 //! or an admin; then it is purged for good.
 //!

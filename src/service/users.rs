@@ -35,7 +35,7 @@ impl Role {
         }
     }
 
-    /// Team leads and admins assign contacts and run bulk actions (product.md §8).
+    /// Team leads and admins assign contacts and run bulk actions (docs/decisions.md, "Roles").
     pub fn can_assign(self) -> bool {
         self >= Self::Lead
     }

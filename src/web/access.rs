@@ -5,7 +5,7 @@
 //! rule (in the service, where the pages, the API and the CLI share it). It
 //! is the contract tests/authorization.rs holds every route to, for an
 //! anonymous visitor, an agent, a lead and an admin, for a user acting on
-//! another user's note or token, and for a revoked token (product.md §8).
+//! another user's note or token, and for a revoked token (docs/decisions.md, "Roles").
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The import pages (product.md §6): upload a CSV file, see the dry run's
+//! The import pages (docs/decisions.md, "Import"): upload a CSV file, see the dry run's
 //! preview, commit it in the background with live progress, download the
 //! rejected rows. Leads and admins only; the service checks the role again.
 //!

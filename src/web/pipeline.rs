@@ -1,4 +1,4 @@
-//! Pipeline insight (product.md §7): the pipeline page (`/pipeline`), the
+//! Pipeline insight (docs/decisions.md, "Pipeline insight"): the pipeline page (`/pipeline`), the
 //! follow-up queue (`/follow-ups`) and a contact's follow-up reminder.
 
 use actix_session::Session;

@@ -1,4 +1,4 @@
-//! Import (product.md §6): a CSV file of contacts, read whole into a staging
+//! Import (docs/decisions.md, "Import"): a CSV file of contacts, read whole into a staging
 //! area and checked (the dry run), then committed in batches with its
 //! progress and counts in the database — one service for the pages and the
 //! command line.
@@ -169,7 +169,7 @@ impl Import {
 /// has stopped.
 pub const STALL_SECONDS: i64 = 60;
 
-/// Leads and admins import (product.md §8).
+/// Leads and admins import (docs/decisions.md, "Roles").
 pub fn check_allowed(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_assign(), "import contacts")
 }

@@ -1,5 +1,5 @@
 //! Reading the file into the staging area: every row as it was, with the
-//! person it folds into (product.md §6: rows sharing an identifier, email
+//! person it folds into (docs/decisions.md, "Import": rows sharing an identifier, email
 //! or phone are one person) or the problem that rejects the row alone.
 
 use std::collections::{HashMap, VecDeque};

@@ -1,4 +1,4 @@
-//! The lead score (product.md §7): the probability that a contact reaches
+//! The lead score (docs/decisions.md, "Pipeline insight"): the probability that a contact reaches
 //! Won, learnt from the team's own closed contacts.
 //!
 //! - **Learns from** live contacts that are Won (a success) or Lost (a
