@@ -1,4 +1,4 @@
-//! Import (issue 7, product.md §6) on the backend `TEST_DATABASE_URL` picks,
+//! Import (issue 7, docs/decisions.md "Import") on the backend `TEST_DATABASE_URL` picks,
 //! through the real `leadbook import` command and the service: the sample
 //! file's outcome, files refused as a whole, rows rejected alone, the file
 //! formats read, folding and matching, the export → import round trip, and
@@ -711,7 +711,7 @@ fn the_formats_a_spreadsheet_writes_are_read() {
 }
 
 /// Rows of one person fold (last non-blank value wins, blanks never erase)
-/// and count per product.md §6; a person matches an existing contact by
+/// and count per docs/decisions.md "Import"; a person matches an existing contact by
 /// identifier, then email, then phone, and updates it without erasing;
 /// labels are added; the same file again changes nothing.
 #[test]

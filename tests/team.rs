@@ -1,5 +1,5 @@
 //! Team work (issue 9) through real HTTP on the backend `TEST_DATABASE_URL`
-//! picks: every role against every action of product.md §8 (pages and API),
+//! picks: every role against every action of docs/decisions.md "Roles" (pages and API),
 //! bulk actions and the trash, the last-admin guard, disabling a user, an
 //! even spread, a bulk status change of 10,000 contacts, the workload grid
 //! and the activity log.
@@ -197,7 +197,7 @@ fn get_step(what: &'static str, least: Role, path: &str) -> Step {
     }
 }
 
-/// The role table of product.md §8, as page requests, each on fresh objects.
+/// The role table of docs/decisions.md "Roles", as page requests, each on fresh objects.
 async fn page_steps(t: &Team, inbox: i64) -> Vec<Step> {
     let n = rand::random::<u32>();
     let c = |tag: &str| format!("{tag} {n}");
