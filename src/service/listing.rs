@@ -342,8 +342,11 @@ struct Resolved {
     impossible: bool,
     /// Where an `attr.<key>` sort's values are (see [`resolve_sort`]).
     sort_by: Option<Beside>,
-    /// Whether the search's long words match many contacts (SQLite).
+    /// Whether the search's long words match many contacts (SQLite), and
+    /// how many the search index holds for them, read up to `BROAD + 1`
+    /// (trashed contacts included).
     search: Reach,
+    search_matches: Option<i64>,
 }
 
 /// How a filter joins the list, on SQLite.
@@ -501,6 +504,7 @@ fn resolve(conn: &mut AnyConnection, query: &ContactQuery, calling_code: u16) ->
             .get_result::<Counted>(conn)?
             .n;
             resolved.search = reach(n as usize);
+            resolved.search_matches = Some(n);
         }
     }
     if !query.labels.is_empty() {
@@ -1752,12 +1756,12 @@ pub fn total_capped(
         return Ok(ListTotal::Exact(n));
     }
     let cap = cap.max(0);
-    if search_alone_passes(conn, query, calling_code, cap)? {
-        return Ok(ListTotal::AtLeast(cap));
-    }
     let resolved = resolve(conn, query, calling_code)?;
     if resolved.impossible {
         return Ok(ListTotal::Exact(0));
+    }
+    if search_alone_passes(conn, query, &resolved, calling_code, cap)? {
+        return Ok(ListTotal::AtLeast(cap));
     }
     // `LIMIT cap + 1` inside, so the database stops reading one row past
     // the cap; a plain `COUNT(*) … LIMIT` would count everything first.
@@ -1773,20 +1777,21 @@ pub fn total_capped(
 }
 
 /// Whether a search that is the list's only filter certainly matches more
-/// than `cap` live contacts, asked of the SQLite search index alone.
+/// than `cap` live contacts, from what [`resolve`] read of the SQLite search
+/// index (with a `LIMIT`, so it stops early).
 ///
 /// The general count reads `contacts.id IN (<every match of the index>)`,
 /// and SQLite builds that whole set first: for a word in half the names
 /// ("bin") that is half a million rowids, over a second, to learn only that
-/// there are more than 1,000. The index read with a `LIMIT` stops early
-/// instead. It also holds the trashed contacts (they keep their rows until
-/// purged), so it must find more than `cap` plus every trashed contact to be
-/// sure; when it does not, the general count runs, over at most that many
-/// rows. PostgreSQL's trigram index is a bitmap built whole either way, so
-/// it keeps the general count.
+/// there are more than 1,000. The index also holds the trashed contacts
+/// (they keep their rows until purged), so it must hold more than `cap`
+/// plus every trashed contact to be sure; when it does not, the general
+/// count runs. PostgreSQL's trigram index is a bitmap built whole either
+/// way, so it keeps the general count.
 fn search_alone_passes(
     conn: &mut AnyConnection,
     query: &ContactQuery,
+    resolved: &Resolved,
     calling_code: u16,
     cap: i64,
 ) -> Result<bool, AppError> {
@@ -1798,27 +1803,22 @@ fn search_alone_passes(
         && query.phone.is_none()
         && query.identifier.is_none()
         && query.quiet_days.is_none();
-    if !search_alone || !matches!(conn, AnyConnection::Sqlite(_)) {
+    let Some(found) = resolved.search_matches.filter(|_| search_alone) else {
+        return Ok(false);
+    };
+    // Short words filter further, on the row: the index's count says nothing.
+    if found <= cap
+        || search_words(&query.q, calling_code)
+            .iter()
+            .any(|w| w.text.chars().count() < 3)
+    {
         return Ok(false);
     }
-    let words = search_words(&query.q, calling_code);
-    if words.is_empty() || words.iter().any(|w| w.text.chars().count() < 3) {
-        return Ok(false);
-    }
-    let long: Vec<&Word> = words.iter().collect();
     let trashed: i64 = contacts::table
         .filter(contacts::deleted_at.is_not_null())
         .count()
         .get_result(conn)?;
-    let needed = cap + trashed;
-    let found: i64 = diesel::sql_query(
-        "SELECT COUNT(*) AS n FROM (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ? LIMIT ?)",
-    )
-    .bind::<Text, _>(fts_all(&long))
-    .bind::<diesel::sql_types::BigInt, _>(needed + 1)
-    .get_result::<Counted>(conn)?
-    .n;
-    Ok(found > needed)
+    Ok(found > cap + trashed)
 }
 
 #[derive(QueryableByName)]
